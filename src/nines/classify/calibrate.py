@@ -1,0 +1,128 @@
+"""Temperature scaling and choosing the threshold from data by a stated rule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+
+from nines.classify.metrics import recall_at, threshold_at_recall, threshold_at_rejection
+
+
+@dataclass
+class CalibrationConfig:
+    """How the threshold is chosen.
+
+    Attributes:
+        rule: ``rejection_budget``: the most conservative threshold that rejects at most
+            ``rejection_budget`` of first samples on the clean prompt distribution (no labels needed);
+            ``target_recall``: the highest threshold catching at least ``target_recall`` of labelled
+            injurious snippets.
+        rejection_budget: the largest share of first samples the user allows the filter to reject.
+        target_recall: the recall asked for under the ``target_recall`` rule.
+        fit_temperature: fit a temperature on held-out labelled data (else keep 1.0).
+    """
+
+    rule: Literal["rejection_budget", "target_recall"] = "rejection_budget"
+    rejection_budget: float = 0.05
+    target_recall: float = 0.99
+    fit_temperature: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0 < self.rejection_budget < 1:
+            raise ValueError("calibrate.rejection_budget must be in (0, 1), e.g. 0.05 for 5% of first samples")
+        if not 0 < self.target_recall <= 1:
+            raise ValueError("calibrate.target_recall must be in (0, 1], e.g. 0.99")
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """The temperature T minimising the NLL of ``sigmoid(logit / T)`` on held-out labels.
+
+    Optimised over log T in [-4, 4] (T from 0.02 to 55) so it stays positive and bounded.
+    """
+    z = np.asarray(logits, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.float64)
+    if len(z) == 0 or y.min() == y.max():
+        raise ValueError("temperature fitting needs held-out snippets of both labels")
+
+    def nll(log_t: float) -> float:
+        s = z / np.exp(log_t)
+        return float(np.mean(np.logaddexp(0.0, s) - y * s))
+
+    res = minimize_scalar(nll, bounds=(-4.0, 4.0), method="bounded")
+    return float(np.exp(res.x))
+
+
+def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 10) -> float:
+    """ECE with equal-width bins: sum over bins of |accuracy - confidence| weighted by bin mass."""
+    p = np.asarray(probs)
+    y = np.asarray(labels, dtype=np.float64)
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        m = which == b
+        if m.any():
+            ece += m.mean() * abs(y[m].mean() - p[m].mean())
+    return float(ece)
+
+
+@dataclass
+class ThresholdChoice:
+    """The chosen threshold and what it means on the data it was chosen from."""
+
+    threshold: float
+    rule: str
+    rejection_rate: float  # share of clean first samples rejected
+    recall: float | None  # share of labelled injurious snippets rejected (None without them)
+    n_clean: int
+    n_injurious: int
+
+
+def choose_threshold(
+    config: CalibrationConfig, clean_scores: np.ndarray, injurious_scores: np.ndarray | None = None
+) -> ThresholdChoice:
+    """Pick the threshold by ``config.rule``.
+
+    Args:
+        config: the rule and its parameter.
+        clean_scores: calibrated scores of first samples on the clean prompt distribution.
+        injurious_scores: calibrated scores of labelled injurious snippets (needed for ``target_recall``).
+    """
+    clean = np.asarray(clean_scores, dtype=np.float64)
+    inj = None if injurious_scores is None else np.asarray(injurious_scores, dtype=np.float64)
+    if config.rule == "rejection_budget":
+        t = threshold_at_rejection(clean, config.rejection_budget)
+    else:
+        if inj is None or len(inj) == 0:
+            raise ValueError("the target_recall rule needs labelled injurious snippets; "
+                             "use calibrate.rule=rejection_budget or add labelled data")
+        t = threshold_at_recall(inj, config.target_recall)
+    return ThresholdChoice(
+        threshold=t, rule=config.rule, rejection_rate=float(np.mean(clean > t)),
+        recall=None if inj is None or len(inj) == 0 else recall_at(inj, t),
+        n_clean=len(clean), n_injurious=0 if inj is None else len(inj),
+    )
+
+
+@dataclass
+class TradeoffCurve:
+    """Rejection rate on clean first samples and recall on injurious snippets, per threshold."""
+
+    thresholds: np.ndarray
+    rejection_rate: np.ndarray
+    recall: np.ndarray
+
+
+def tradeoff_curve(clean_scores: np.ndarray, injurious_scores: np.ndarray, points: int = 200) -> TradeoffCurve:
+    """The whole trade-off, at thresholds spread over the quantiles of all scores (log-spaced tails)."""
+    allscores = np.concatenate([np.asarray(clean_scores), np.asarray(injurious_scores)])
+    qs = np.unique(np.concatenate([np.linspace(0, 1, points), 1 - np.logspace(-5, -1, points // 4)]))
+    ts = np.unique(np.quantile(allscores, np.clip(qs, 0, 1)))
+    clean = np.sort(np.asarray(clean_scores))
+    inj = np.sort(np.asarray(injurious_scores))
+    rej = 1 - np.searchsorted(clean, ts, side="right") / max(1, len(clean))
+    rec = 1 - np.searchsorted(inj, ts, side="right") / max(1, len(inj))
+    return TradeoffCurve(ts, rej, rec)
