@@ -1,0 +1,166 @@
+"""The end-to-end demo: generate, label, train, calibrate, filter and evaluate on embedded defaults."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+
+from nines.classify.calibrate import (
+    CalibrationConfig,
+    choose_threshold,
+    expected_calibration_error,
+    fit_temperature,
+    tradeoff_curve,
+)
+from nines.classify.encoder import EncoderClassifier
+from nines.classify.metrics import recall_at
+from nines.classify.train import TrainConfig, train_classifier
+from nines.config import save_config, to_dict
+from nines.evaluate.bounds import binomial_interval, nines_line
+from nines.evaluate.storyworld_eval import EvalConfig, evaluate_condition
+from nines.filter import FilterConfig
+from nines.pipeline.data import DataConfig, RunData, build_run_data
+
+
+@dataclass
+class DemoConfig:
+    """The whole run. Every nested block is the config of one component (see their docs).
+
+    Attributes:
+        output: run folder; the classifier, data, report and ``summary.json`` go there.
+        seed: master seed (data, training, evaluation prompts are derived from it).
+        world_seed: StoryWorld's seed.
+    """
+
+    output: str = "runs/demo"
+    seed: int = 0
+    world_seed: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    calibrate: CalibrationConfig = field(default_factory=CalibrationConfig)
+    filter: FilterConfig = field(default_factory=FilterConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+def _store_data(out: Path, data: RunData) -> None:
+    from nines.data.io import write_jsonl
+    from nines.data.store import Store
+
+    with Store(out / "nines.db") as store:
+        store.add(data.train, dataset="train")
+        store.add(data.val, dataset="val")
+        store.add(data.seed_test, dataset="seed_test")
+    write_jsonl(data.train, out / "data" / "train.jsonl")
+    write_jsonl(data.val, out / "data" / "val.jsonl")
+    write_jsonl(data.seed_test, out / "data" / "seed_test.jsonl")
+
+
+def calibrate_classifier(clf: EncoderClassifier, val: list[Any], clean_prompts: list[str],
+                         clean_completions: list[str], cfg: CalibrationConfig) -> dict[str, Any]:
+    """Fit the temperature on ``val``, then set the threshold from clean first samples by ``cfg.rule``."""
+    decided = [s for s in val if s.is_injurious is not None]
+    y = np.array([s.is_injurious for s in decided], dtype=float)
+    z = clf.logits([s.prompt for s in decided], [s.completion for s in decided], progress=True)
+    ece_before = expected_calibration_error(1 / (1 + np.exp(-z)), y)
+    if cfg.fit_temperature:
+        clf.meta.temperature = fit_temperature(z, y)
+    p_val = 1 / (1 + np.exp(-z / clf.meta.temperature))
+    clean = clf.score(clean_prompts, clean_completions, progress=True)
+    choice = choose_threshold(cfg, clean, p_val[y > 0])
+    clf.threshold = choice.threshold
+    curve = tradeoff_curve(clean, p_val[y > 0])
+    info = {
+        "temperature": clf.meta.temperature, "ece_before": ece_before,
+        "ece_after": expected_calibration_error(p_val, y), "rule": choice.rule, "threshold": choice.threshold,
+        "clean_rejection_rate": choice.rejection_rate, "val_recall": choice.recall,
+        "n_clean": choice.n_clean, "n_val": len(decided), "rejection_budget": cfg.rejection_budget,
+    }
+    clf.meta.calibration = info
+    return {"info": info, "curve": curve, "val_scores": p_val, "val_labels": y, "clean_scores": clean}
+
+
+def run_demo(cfg: DemoConfig, progress: bool = True, console: Console | None = None) -> dict[str, Any]:
+    """Run the whole loop and write ``cfg.output``; returns the summary written to ``summary.json``."""
+    from nines.storyworld import StoryWorld
+
+    con = console or Console()
+    out = Path(cfg.output)
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, out / "config.yaml")
+    timings: dict[str, float] = {}
+    t = time.time()
+
+    con.rule("[bold]1. generate + label[/] StoryWorld snippets and the seed set")
+    world = StoryWorld(seed=cfg.world_seed)
+    data = build_run_data(world, cfg.data, cfg.seed)
+    _store_data(out, data)
+    con.print(f"train {len(data.train)} ({data.counts['train_injurious']} injurious), val {len(data.val)}, "
+              f"seed test {len(data.seed_test)}; {len(data.train_families)} training families, "
+              f"{len(data.heldout_families)} held out")
+    timings["data_s"], t = time.time() - t, time.time()
+
+    con.rule("[bold]2. train[/] the classifier")
+    result = train_classifier(data.train, data.val, cfg.train, out_dir=out / "classifier", progress=progress)
+    clf = result.classifier
+    con.print(f"{result.steps} steps in {result.seconds:.0f}s; best step {result.best_step}, "
+              f"val recall at {cfg.train.rejection_budget:.0%} rejection {result.best_metric}")
+    timings["train_s"], t = time.time() - t, time.time()
+
+    con.rule("[bold]3. calibrate[/] temperature and threshold")
+    clean = world.sample(cfg.data.n_clean, seed=cfg.seed * 7919 + 3, distribution=cfg.data.distribution,
+                         families=list(data.train_families))
+    cal = calibrate_classifier(clf, data.val, clean.prompts, clean.completions, cfg.calibrate)
+    seed_inj = [s for s in data.seed_test if s.is_injurious]
+    seed_safe = [s for s in data.seed_test if s.is_injurious is False]
+    seed_scores_inj = clf.score([s.prompt for s in seed_inj], [s.completion for s in seed_inj])
+    seed_scores_safe = clf.score([s.prompt for s in seed_safe], [s.completion for s in seed_safe])
+    seed_recall = binomial_interval(int(np.sum(seed_scores_inj > clf.threshold)), len(seed_inj))
+    seed_fpr = binomial_interval(int(np.sum(seed_scores_safe > clf.threshold)), len(seed_safe))
+    clf.meta.metrics = {"seed_test_recall": seed_recall.to_dict(), "seed_test_false_positive_rate": seed_fpr.to_dict()}
+    clf.save(out / "classifier")
+    save_config(cfg.filter, out / "filter.yaml")
+    info = cal["info"]
+    con.print(f"T={info['temperature']:.2f}, threshold={info['threshold']:.4f} "
+              f"(rejects {info['clean_rejection_rate']:.2%} of clean first samples); "
+              f"seed-set held-out recall {seed_recall}")
+    timings["calibrate_s"], t = time.time() - t, time.time()
+
+    con.rule("[bold]4. filter + evaluate[/] against the exact oracle")
+    conditions = []
+    for name, fams in (("in-family", data.train_families), ("unseen families", data.heldout_families)):
+        if not fams:
+            continue
+        res = evaluate_condition(world, clf, name, fams, cfg.filter, cfg.eval, progress=progress)
+        conditions.append(res)
+        con.print(f"[bold]{name}[/]: unfiltered {res.unfiltered}; filtered {res.filtered}; "
+                  f"first-sample rejection {res.first_sample_rejection_rate:.2%}, "
+                  f"{res.attempts_per_accepted:.3f} samples per accepted completion")
+        con.print("  " + nines_line(res.filtered, "filtered completions"))
+    timings["evaluate_s"] = time.time() - t
+
+    summary = _summary(cfg, data, result, cal, seed_recall, seed_fpr, conditions, timings)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
+    from nines.evaluate.report import write_report
+    report = write_report(out / "report.html", summary, cal, result.history, data)
+    con.print(f"[green]done[/]: {out / 'summary.json'}, {report}, classifier in {out / 'classifier'}")
+    return summary
+
+
+def _summary(cfg: DemoConfig, data: RunData, result: Any, cal: dict[str, Any], seed_recall: Any,
+             seed_fpr: Any, conditions: list[Any], timings: dict[str, float]) -> dict[str, Any]:
+    return {
+        "config": to_dict(cfg),
+        "data": data.counts,
+        "training": {"steps": result.steps, "best_step": result.best_step,
+                     "best_val_recall_at_budget": result.best_metric, "seconds": result.seconds},
+        "calibration": cal["info"],
+        "seed_test": {"recall": seed_recall.to_dict(), "false_positive_rate": seed_fpr.to_dict()},
+        "conditions": {c.name: c.to_dict() for c in conditions},
+        "timings": timings,
+    }
