@@ -19,13 +19,18 @@ from nines.classify.calibrate import (
     tradeoff_curve,
 )
 from nines.classify.encoder import EncoderClassifier
-from nines.classify.metrics import recall_at
 from nines.classify.train import TrainConfig, train_classifier
 from nines.config import save_config, to_dict
 from nines.evaluate.bounds import binomial_interval, nines_line
 from nines.evaluate.storyworld_eval import EvalConfig, evaluate_condition
 from nines.filter import FilterConfig
 from nines.pipeline.data import DataConfig, RunData, build_run_data
+
+#: ``nines demo --quick``: small enough to check an install in a few minutes.
+QUICK_OVERRIDES: tuple[str, ...] = (
+    "data.n_train=300", "data.n_val=200", "data.n_clean=1000", "data.seed_oversample=1",
+    "train.epochs=1", "train.eval_every=10", "eval.n_prompts=1000", "eval.n_unfiltered=20000",
+)
 
 
 @dataclass
@@ -122,7 +127,8 @@ def run_demo(cfg: DemoConfig, progress: bool = True, console: Console | None = N
     seed_scores_safe = clf.score([s.prompt for s in seed_safe], [s.completion for s in seed_safe])
     seed_recall = binomial_interval(int(np.sum(seed_scores_inj > clf.threshold)), len(seed_inj))
     seed_fpr = binomial_interval(int(np.sum(seed_scores_safe > clf.threshold)), len(seed_safe))
-    clf.meta.metrics = {"seed_test_recall": seed_recall.to_dict(), "seed_test_false_positive_rate": seed_fpr.to_dict()}
+    clf.meta.metrics = {"seed_test_recall": seed_recall.to_dict(), "seed_test_false_positive_rate": seed_fpr.to_dict(),
+                        "families": {"train": list(data.train_families), "heldout": list(data.heldout_families)}}
     clf.save(out / "classifier")
     save_config(cfg.filter, out / "filter.yaml")
     info = cal["info"]

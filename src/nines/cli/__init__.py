@@ -1,0 +1,1 @@
+"""The ``nines`` command line: a thin layer over the library."""

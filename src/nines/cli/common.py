@@ -1,0 +1,97 @@
+"""Helpers shared by the CLI verbs: config options, prompt files, generator specs, clean errors."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from nines.config import ConfigError, load_config
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+OVERRIDES_HELP = "KEY=VALUE overrides of the config (dotted for nested keys), after the options."
+
+
+def config_options(fn: F) -> F:
+    """Add ``--config FILE`` and trailing ``KEY=VALUE`` overrides to a verb."""
+    fn = click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")(fn)
+    fn = click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+                      help="YAML config file; its keys are the config fields.")(fn)
+    return fn
+
+
+def resolve(cls: type[T], config_path: str | None, overrides: Sequence[str], **fixed: Any) -> T:
+    """Load a component config, with CLI-option values applied as overrides after the file."""
+    extra = [f"{k}={v}" for k, v in fixed.items() if v is not None]
+    try:
+        return load_config(cls, config_path, list(overrides) + extra)
+    except ConfigError as e:
+        raise click.UsageError(str(e)) from None
+
+
+def user_errors(fn: F) -> F:
+    """Turn the library's user-facing exceptions into a one-line CLI error, not a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except click.ClickException:
+            raise
+        except (ValueError, FileNotFoundError, KeyError) as e:
+            msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+            raise click.ClickException(str(msg)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def read_prompts(path: str) -> list[str]:
+    """Prompts from a ``.txt`` file (one per line) or JSONL rows with a ``prompt`` field."""
+    p = Path(path)
+    if not p.is_file():
+        raise click.BadParameter(f"{p} does not exist", param_hint="--prompts")
+    if p.suffix == ".txt":
+        return [line.strip() for line in p.read_text().splitlines() if line.strip()]
+    prompts = []
+    for i, line in enumerate(p.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise click.ClickException(f"{p}, line {i}: not valid JSON ({e.msg}); fix the line or remove it") from None
+        if not isinstance(row, dict) or not isinstance(row.get("prompt"), str):
+            raise click.ClickException(f'{p}, line {i}, field "prompt": missing or not a string')
+        prompts.append(row["prompt"])
+    if not prompts:
+        raise click.ClickException(f"{p} holds no prompts")
+    return prompts
+
+
+def make_generator(spec: str, world_seed: int = 0) -> tuple[Any, Any]:
+    """A generator from a spec; returns ``(generator, world)`` where world is set for ``storyworld``."""
+    if spec == "storyworld" or spec.startswith("storyworld:"):
+        from nines.storyworld import StoryWorld
+
+        world = StoryWorld(seed=world_seed)
+        return world.generator(), world
+    from nines.generate.registry import load_generator
+
+    return load_generator(spec), None
+
+
+def write_rows(rows: list[dict[str, Any]], path: str) -> None:
+    """Write JSONL atomically (temp file, then rename)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(p.name + ".tmp")
+    with tmp.open("w") as f:
+        for r in rows:
+            f.write(json.dumps(r, default=float) + "\n")
+    tmp.replace(p)

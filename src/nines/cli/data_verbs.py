@@ -1,0 +1,136 @@
+"""CLI verbs that move data: generate, label, score."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+import numpy as np
+
+from nines.cli.common import make_generator, read_prompts, user_errors, write_rows
+
+GENERATOR_HELP = ("storyworld (default), hf:<path-or-hub-id>, openai:<base_url>#<model>, "
+                  "or llama2c:<dir with stories260K.bin and tok512.bin>")
+
+
+def _prompts_for(spec: str, world: Any, prompts_path: str | None, num: int, distribution: str, seed: int) -> list[str]:
+    if world is not None:
+        if prompts_path:
+            raise click.UsageError("the storyworld generator continues only its own prompts: "
+                                   "drop --prompts and use --num-prompts")
+        return list(world.sample_prompts(num, seed=seed, distribution=distribution))
+    if not prompts_path:
+        raise click.UsageError(f"--prompts FILE is required for {spec!r}")
+    return read_prompts(prompts_path)
+
+
+@click.command()
+@click.option("--generator", "spec", default="storyworld", show_default=True, help=GENERATOR_HELP)
+@click.option("--prompts", "prompts_path", type=click.Path(dir_okay=False), help="Prompts: .txt (one per line) or .jsonl with a prompt field.")
+@click.option("--num-prompts", default=100, show_default=True, help="StoryWorld: prompts to sample.")
+@click.option("--distribution", default="default", show_default=True, help="StoryWorld prompt distribution: default or random_excerpt.")
+@click.option("-n", "n", default=1, show_default=True, help="Completions per prompt.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--output", required=True, type=click.Path(dir_okay=False), help="JSONL to write.")
+@user_errors
+def generate(spec: str, prompts_path: str | None, num_prompts: int, distribution: str, n: int, seed: int,
+             output: str) -> None:
+    """Sample completions for prompts and write them as JSONL.
+
+    \b
+    Example:
+      nines generate --num-prompts 200 -n 2 --output runs/x/gen.jsonl
+      nines generate --generator hf:./my-model --prompts prompts.txt --output gen.jsonl
+    """
+    gen, world = make_generator(spec)
+    prompts = _prompts_for(spec, world, prompts_path, num_prompts, distribution, seed)
+    out = gen.generate(prompts, n=n, seed=seed)
+    rows = [{"prompt": p, "completion": c.text, "source": "generated", "label": None,
+             "metadata": {"generator": gen.name, "logprob": c.logprob, **c.meta}}
+            for p, cs in zip(prompts, out) for c in cs]
+    write_rows(rows, output)
+    click.echo(f"wrote {len(rows)} completions for {len(prompts)} prompts to {output}")
+
+
+@click.command()
+@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False), help="JSONL of snippets.")
+@click.option("--output", type=click.Path(dir_okay=False), help="Labelled JSONL to write.")
+@click.option("--labeller", type=click.Choice(["oracle", "simulated"]), default="oracle", show_default=True,
+              help="oracle: StoryWorld's exact label; simulated: the oracle with errors (--error-rate).")
+@click.option("--error-rate", default=0.05, show_default=True, help="Simulated labeller's error rate.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--store", "store_url", help="Also add the labelled snippets to this store (SQLite path or URL).")
+@click.option("--dataset", default=None, help="Dataset name inside the store.")
+@user_errors
+def label(input_path: str, output: str | None, labeller: str, error_rate: float, seed: int,
+          store_url: str | None, dataset: str | None) -> None:
+    """Label snippets with an automated labeller (humans label in the web app).
+
+    StoryWorld rows carry their latent event, so the oracle label is exact; the simulated
+    labeller flips it with probability --error-rate, standing in for a human contractor.
+
+    \b
+    Example:
+      nines label --input runs/x/gen.jsonl --output runs/x/labelled.jsonl --labeller simulated --error-rate 0.03
+    """
+    from nines.data.io import read_jsonl, write_jsonl
+    from nines.data.record import Label
+
+    snippets = read_jsonl(input_path)
+    for i, s in enumerate(snippets, 1):
+        if not isinstance(s.metadata.get("injurious"), bool):
+            raise click.ClickException(
+                f"{input_path}, row {i}: no StoryWorld latent label (metadata.injurious); the automated "
+                "labellers only label StoryWorld snippets. Label other text by hand in the web app.")
+        s.label = Label.INJURIOUS if s.metadata["injurious"] else Label.SAFE
+        s.labeller = "oracle"
+    if labeller == "simulated":
+        from nines.storyworld import SimulatedLabeller
+
+        labels = SimulatedLabeller(error_rate=error_rate, seed=seed).label(snippets)
+        for s, lab in zip(snippets, labels):
+            s.label, s.labeller = Label(lab), f"simulated@{error_rate}"
+    if output:
+        write_jsonl(snippets, output)
+    if store_url:
+        from nines.data.store import Store
+
+        with Store(store_url) as store:
+            store.add(snippets, dataset=dataset)
+    n_inj = sum(1 for s in snippets if s.label is Label.INJURIOUS)
+    click.echo(f"labelled {len(snippets)} snippets ({n_inj} injurious)"
+               + (f" -> {output}" if output else "") + (f" -> {store_url}" if store_url else ""))
+
+
+@click.command()
+@click.option("--classifier", "clf_dir", required=True, type=click.Path(file_okay=False), help="Classifier folder.")
+@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False), help='JSONL rows with "prompt" and "completion".')
+@click.option("--output", required=True, type=click.Path(dir_okay=False), help="JSONL to write.")
+@click.option("--batch-size", default=64, show_default=True)
+@user_errors
+def score(clf_dir: str, input_path: str, output: str, batch_size: int) -> None:
+    """Score every row: adds p_injury (calibrated) and flagged (the filter would reject it).
+
+    \b
+    Example:
+      nines score --classifier runs/demo/classifier --input in.jsonl --output out.jsonl
+    """
+    from nines.classify.encoder import EncoderClassifier
+    from nines.data.io import iter_jsonl_rows
+
+    rows = []
+    for line, row in iter_jsonl_rows(input_path):
+        for key in ("prompt", "completion"):
+            if not isinstance(row.get(key), str):
+                raise click.ClickException(f'{input_path}, line {line}, field "{key}": missing or not a string; '
+                                           'every row needs "prompt" and "completion" strings')
+        rows.append(row)
+    clf = EncoderClassifier.load(clf_dir)
+    clf.batch_size = batch_size
+    p = clf.score([r["prompt"] for r in rows], [r["completion"] for r in rows], progress=True)
+    for r, pi in zip(rows, p):
+        r["p_injury"] = float(pi)
+        r["flagged"] = bool(pi > clf.threshold)
+    write_rows(rows, output)
+    click.echo(f"scored {len(rows)} rows ({int(np.sum(p > clf.threshold))} flagged at threshold "
+               f"{clf.threshold:.4g}) -> {output}")

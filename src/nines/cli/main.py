@@ -1,0 +1,34 @@
+"""``nines <verb>``: generate, label, train, calibrate, filter, score, evaluate, demo."""
+
+from __future__ import annotations
+
+import click
+
+from nines import __version__
+from nines.cli.data_verbs import generate, label, score
+from nines.cli.model_verbs import calibrate, filter_cmd, train
+from nines.cli.run_verbs import demo, evaluate
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="nines")
+def cli() -> None:
+    """nines: make a generator never describe an injury, and measure how many nines it got.
+
+    \b
+    The loop: generate -> label -> train -> calibrate -> filter -> evaluate.
+    Start with `nines demo`; every verb has --help with an example.
+    """
+
+
+for _cmd in (generate, label, train, calibrate, filter_cmd, score, evaluate, demo):
+    cli.add_command(_cmd)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli()
+
+
+if __name__ == "__main__":
+    main()

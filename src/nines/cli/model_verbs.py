@@ -1,0 +1,125 @@
+"""CLI verbs that build and use the classifier: train, calibrate, filter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+
+from nines.cli.common import config_options, make_generator, read_prompts, resolve, user_errors, write_rows
+
+
+@click.command()
+@click.option("--data", "data_path", required=True, type=click.Path(dir_okay=False), help="Labelled training JSONL.")
+@click.option("--val", "val_path", type=click.Path(dir_okay=False), help="Labelled validation JSONL (early stopping).")
+@click.option("--output", required=True, type=click.Path(file_okay=False), help="Folder for the classifier.")
+@click.option("--no-resume", is_flag=True, help="Start over even if a checkpoint from a killed run is there.")
+@config_options
+@user_errors
+def train(data_path: str, val_path: str | None, output: str, no_resume: bool, config_path: str | None,
+          overrides: tuple[str, ...]) -> None:
+    """Fine-tune the injury classifier on labelled snippets.
+
+    A killed run continues from its last checkpoint when started again with the same --output.
+
+    \b
+    Example:
+      nines train --data train.jsonl --val val.jsonl --output runs/x/classifier epochs=3 lr=3e-5
+    """
+    from nines.classify.train import TrainConfig, train_classifier
+    from nines.config import save_config
+    from nines.data.io import read_jsonl
+
+    cfg = resolve(TrainConfig, config_path, overrides)
+    save_config(cfg, Path(output) / "train_config.yaml")
+    result = train_classifier(read_jsonl(data_path), read_jsonl(val_path) if val_path else [], cfg,
+                              out_dir=output, resume=not no_resume)
+    result.classifier.save(output)
+    click.echo(f"trained {result.steps} steps in {result.seconds:.0f}s"
+               + (f" (resumed from step {result.resumed_from})" if result.resumed_from else "")
+               + f"; best val recall at budget {result.best_metric}; saved to {output}")
+
+
+@click.command()
+@click.option("--classifier", "clf_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--data", "data_path", required=True, type=click.Path(dir_okay=False),
+              help="Held-out labelled JSONL (temperature, recall).")
+@click.option("--clean", "clean_path", type=click.Path(dir_okay=False),
+              help="Unlabelled first samples on the clean prompt distribution (JSONL); default: StoryWorld samples.")
+@click.option("--clean-n", default=4000, show_default=True, help="StoryWorld clean samples when --clean is not given.")
+@config_options
+@user_errors
+def calibrate(clf_dir: str, data_path: str, clean_path: str | None, clean_n: int, config_path: str | None,
+              overrides: tuple[str, ...]) -> None:
+    """Fit the temperature and choose the threshold; updates the classifier's nines.json.
+
+    \b
+    Example:
+      nines calibrate --classifier runs/x/classifier --data val.jsonl rule=rejection_budget rejection_budget=0.05
+    """
+    from nines.classify.calibrate import CalibrationConfig
+    from nines.classify.encoder import EncoderClassifier
+    from nines.config import save_config
+    from nines.data.io import read_jsonl
+    from nines.pipeline.demo import calibrate_classifier
+
+    cfg = resolve(CalibrationConfig, config_path, overrides)
+    clf = EncoderClassifier.load(clf_dir)
+    if clean_path:
+        clean = read_jsonl(clean_path)
+        prompts, comps = [s.prompt for s in clean], [s.completion for s in clean]
+    else:
+        from nines.storyworld import StoryWorld
+
+        batch = StoryWorld().sample(clean_n, seed=424242)
+        prompts, comps = batch.prompts, batch.completions
+    info = calibrate_classifier(clf, read_jsonl(data_path), prompts, comps, cfg)["info"]
+    clf.save(clf_dir)
+    save_config(cfg, Path(clf_dir) / "calibration_config.yaml")
+    click.echo(f"temperature {info['temperature']:.3f}, threshold {info['threshold']:.4g} ({info['rule']}): "
+               f"rejects {info['clean_rejection_rate']:.2%} of clean samples, val recall {info['val_recall']}")
+
+
+@click.command(name="filter")
+@click.option("--classifier", "clf_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--generator", "spec", default="storyworld", show_default=True, help="Same specs as `nines generate`.")
+@click.option("--prompts", "prompts_path", type=click.Path(dir_okay=False))
+@click.option("--num-prompts", default=100, show_default=True, help="StoryWorld: prompts to sample.")
+@click.option("--output", required=True, type=click.Path(dir_okay=False))
+@config_options
+@user_errors
+def filter_cmd(clf_dir: str, spec: str, prompts_path: str | None, num_prompts: int, output: str,
+               config_path: str | None, overrides: tuple[str, ...]) -> None:
+    """Rejection-sample completions the classifier accepts.
+
+    Config keys: strategy (sequential, batch_first, batch_safest), batch_size, max_attempts,
+    threshold, tighten_after, tighten_factor, fallback (refuse, safest), seed.
+
+    \b
+    Example:
+      nines filter --classifier runs/demo/classifier --num-prompts 50 --output out.jsonl strategy=batch_safest batch_size=4
+    """
+    from nines.classify.encoder import EncoderClassifier
+    from nines.filter import FilterConfig, filter_generate, rejection_stats
+
+    cfg = resolve(FilterConfig, config_path, overrides)
+    gen, world = make_generator(spec)
+    if world is not None:
+        prompts = list(world.sample_prompts(num_prompts, seed=cfg.seed or 0))
+    elif prompts_path:
+        prompts = read_prompts(prompts_path)
+    else:
+        raise click.UsageError(f"--prompts FILE is required for {spec!r}")
+    clf = EncoderClassifier.load(clf_dir)
+    results = filter_generate(gen, clf, prompts, cfg)
+    rows = [{"prompt": r.prompt, "completion": r.completion, "accepted": r.accepted, "attempts": r.attempts,
+             "scores": r.scores, "rule": r.rule, "threshold_used": r.threshold_used,
+             "metadata": r.completion_meta} for r in results]
+    write_rows(rows, output)
+    st = rejection_stats(results)
+    click.echo(f"{st.n_accepted}/{st.n_prompts} accepted, {st.n_refused} refused, {st.n_fallback} fallback; "
+               f"{st.mean_attempts:.2f} samples per prompt -> {output}")
+    if world is not None:
+        bad = sum(1 for r in results if r.completion is not None and r.completion_meta.get("injurious"))
+        click.echo(f"oracle: {bad} injurious completions returned (mean score {np.mean([r.scores[-1] for r in results]):.3g})")
