@@ -25,7 +25,6 @@ from nines.filter import FilterConfig
         ({"threshold": -0.1}, r"threshold must be a probability in \[0, 1\]"),
         ({"tighten_after": 0}, r"tighten_after must be an integer >= 1"),
         ({"min_threshold": 0.0}, r"min_threshold must be in \(0, 1\]"),
-        ({"threshold": 0.05, "tighten_after": 2, "min_threshold": 0.1}, r"lower min_threshold"),
         ({"strategy": "greedy"}, r"strategy must be one of sequential, batch_first, batch_safest"),
         ({"fallback": "retry"}, r"fallback must be 'refuse' or 'safest'"),
     ],
@@ -41,6 +40,8 @@ def test_valid_edge_values_are_accepted() -> None:
     # sequential ignores batch_size, so a small max_attempts is fine there
     FilterConfig(strategy="sequential", batch_size=8, max_attempts=2)
     FilterConfig(strategy="batch_first", batch_size=4, max_attempts=6)  # last round truncated
+    # a floor above the base threshold is allowed: the floor is min(min_threshold, base)
+    FilterConfig(threshold=0.0, tighten_after=1, min_threshold=0.1)
 
 
 def test_load_config_overrides_are_coerced_and_validated() -> None:

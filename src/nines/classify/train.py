@@ -196,6 +196,103 @@ def _better(metric: dict[str, float], best: tuple[float, float] | None) -> bool:
     return best is None or key > best
 
 
+class _Trainer:
+    """One training run: the model, optimiser, schedule, checkpointing and early-stopping state."""
+
+    def __init__(self, cfg: TrainConfig, rows: list[Snippet], y: np.ndarray, val_rows: list[Snippet],
+                 val_y: np.ndarray, out_dir: str | Path | None) -> None:
+        self.cfg, self.rows, self.y, self.val_rows, self.val_y, self.out_dir = cfg, rows, y, val_rows, val_y, out_dir
+        self.has_val = len(val_rows) > 0 and 0 < val_y.mean() < 1
+        _seed_everything(cfg.seed)
+        self.clf = EncoderClassifier.from_backbone(cfg.backbone, dropout=cfg.dropout, max_length=cfg.max_length,
+                                                   device=cfg.device)
+        self.steps_per_epoch = math.ceil(len(rows) / cfg.batch_size)
+        self.total = cfg.max_steps or max(1, int(round(cfg.epochs * self.steps_per_epoch)))
+        pos_weight = cfg.pos_weight or float((len(y) - y.sum()) / y.sum())
+        self.loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, device=self.clf.device))
+        self.opt = torch.optim.AdamW(self.clf.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, _lr_lambda(cfg, self.total))
+        self.ckpt = _Checkpointer(Path(out_dir) if out_dir and cfg.checkpoint_every > 0 else None)
+        self.state: dict[str, Any] = {"step": 0, "history": [], "best": None, "best_step": None, "bad_evals": 0}
+        self.best_weights: dict[str, torch.Tensor] | None = None
+
+    def resume(self) -> int | None:
+        """Load the last checkpoint if there is one; returns the step resumed from."""
+        loaded = self.ckpt.load(self.clf, self.opt, self.sched)
+        if not loaded:
+            return None
+        self.state = loaded
+        self.best_weights = _restore_best(self.out_dir, self.state)
+        return int(self.state["step"]) or None
+
+    def step(self, step: int) -> dict[str, Any]:
+        """One optimiser step on the batch the (seed, epoch) order assigns to ``step``."""
+        cfg, clf = self.cfg, self.clf
+        epoch, within = divmod(step, self.steps_per_epoch)
+        idx = _batch_order(len(self.rows), cfg.batch_size, cfg.seed, epoch)[within]
+        batch = clf.encode([self.rows[i].prompt for i in idx], [self.rows[i].completion for i in idx])
+        loss = self.loss_fn(clf.forward_logits(batch), torch.as_tensor(self.y[idx], device=clf.device))  # (B,)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(clf.model.parameters(), cfg.grad_clip)
+        self.opt.step()
+        self.sched.step()
+        self.opt.zero_grad(set_to_none=True)
+        return {"step": step + 1, "loss": float(loss.item()), "lr": self.sched.get_last_lr()[0]}
+
+    def maybe_evaluate(self, record: dict[str, Any]) -> bool:
+        """Evaluate when due, keep the best weights; returns True when patience has run out."""
+        step = record["step"]
+        if not self.has_val or (step % self.cfg.eval_every and step != self.total):
+            return False
+        metric = _evaluate(self.clf, self.val_rows, self.val_y, self.cfg.rejection_budget)
+        record.update(metric)
+        self.clf.model.train()
+        st = self.state
+        if _better(metric, tuple(st["best"]) if st["best"] else None):
+            st["best"] = [metric["val_recall_at_budget"], -metric["val_loss"]]
+            st["best_step"], st["bad_evals"] = step, 0
+            self.best_weights = {k: v.detach().clone() for k, v in self.clf.model.state_dict().items()}
+            _save_best(self.out_dir, self.best_weights)
+            return False
+        st["bad_evals"] += 1
+        return self.cfg.patience > 0 and st["bad_evals"] >= self.cfg.patience
+
+    def run(self, progress: bool) -> int:
+        """Train until ``total`` steps or early stop; returns the number of steps done."""
+        bar = _progress_bar(self.total, self.state["step"], progress)
+        self.clf.model.train()
+        step = self.state["step"]
+        while step < self.total:
+            record = self.step(step)
+            step = record["step"]
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{record['loss']:.3f}")
+            stop = self.maybe_evaluate(record)
+            self.state["history"].append(record)
+            self.state["step"] = step
+            if self.cfg.checkpoint_every and step % self.cfg.checkpoint_every == 0 and step < self.total and not stop:
+                self.ckpt.save(self.clf, self.opt, self.sched, self.state)
+            if stop:
+                break
+        if bar is not None:
+            bar.close()
+        return step
+
+    def finish(self) -> None:
+        """Restore the best weights, drop checkpoints, record config and data fingerprint."""
+        from nines.config import to_dict
+
+        if self.best_weights is not None:
+            self.clf.model.load_state_dict(self.best_weights)
+        self.clf.model.eval()
+        self.ckpt.clear()
+        _clear_best(self.out_dir)
+        self.clf.meta.train_config = to_dict(self.cfg)
+        self.clf.meta.data_fingerprint = data_fingerprint(self.rows)
+
+
 def train_classifier(
     train: Sequence[Snippet],
     val: Sequence[Snippet] = (),
@@ -210,6 +307,9 @@ def train_classifier(
     a run killed midway continues from its last checkpoint with the same data order. With a
     validation set, the weights of the best evaluation (recall at the rejection budget, ties broken by
     loss) are restored at the end and training stops early after ``patience`` evaluations without gain.
+
+    Raises:
+        ValueError: when the data lack either label.
     """
     cfg = config or TrainConfig()
     t0 = time.time()
@@ -218,73 +318,13 @@ def train_classifier(
         raise ValueError("training data needs both injurious and safe labelled snippets; "
                          f"got {int(y.sum())} injurious and {int(len(y) - y.sum())} safe")
     val_rows, val_y = _decided(val)
-    has_val = len(val_rows) > 0 and 0 < val_y.mean() < 1
-    _seed_everything(cfg.seed)
-    clf = EncoderClassifier.from_backbone(cfg.backbone, dropout=cfg.dropout, max_length=cfg.max_length,
-                                          device=cfg.device)
-    steps_per_epoch = math.ceil(len(rows) / cfg.batch_size)
-    total = cfg.max_steps or max(1, int(round(cfg.epochs * steps_per_epoch)))
-    pos_weight = cfg.pos_weight or float((len(y) - y.sum()) / y.sum())
-    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, device=clf.device))
-    opt = torch.optim.AdamW(clf.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg, total))
-    ckpt = _Checkpointer(Path(out_dir) if out_dir and cfg.checkpoint_every > 0 else None)
-    state = (ckpt.load(clf, opt, sched) if resume else None) or {
-        "step": 0, "history": [], "best": None, "best_step": None, "bad_evals": 0}
-    resumed_from = state["step"] or None
-    best_state = _restore_best(out_dir, state) if resumed_from else None
-
-    bar = _progress_bar(total, state["step"], progress)
-    clf.model.train()
-    step = state["step"]
-    while step < total:
-        epoch, within = divmod(step, steps_per_epoch)
-        idx = _batch_order(len(rows), cfg.batch_size, cfg.seed, epoch)[within]
-        batch = clf.encode([rows[i].prompt for i in idx], [rows[i].completion for i in idx])
-        logits = clf.forward_logits(batch)  # (B,)
-        loss = loss_fn(logits, torch.as_tensor(y[idx], device=clf.device))
-        loss.backward()
-        if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(clf.model.parameters(), cfg.grad_clip)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-        step += 1
-        record: dict[str, Any] = {"step": step, "loss": float(loss.item()), "lr": sched.get_last_lr()[0]}
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{record['loss']:.3f}")
-        stop = False
-        if has_val and (step % cfg.eval_every == 0 or step == total):
-            metric = _evaluate(clf, val_rows, val_y, cfg.rejection_budget)
-            record.update(metric)
-            clf.model.train()
-            if _better(metric, tuple(state["best"]) if state["best"] else None):
-                state["best"] = [metric["val_recall_at_budget"], -metric["val_loss"]]
-                state["best_step"], state["bad_evals"] = step, 0
-                best_state = {k: v.detach().clone() for k, v in clf.model.state_dict().items()}
-                _save_best(out_dir, best_state)
-            else:
-                state["bad_evals"] += 1
-                stop = cfg.patience > 0 and state["bad_evals"] >= cfg.patience
-        state["history"].append(record)
-        state["step"] = step
-        if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < total and not stop:
-            ckpt.save(clf, opt, sched, state)
-        if stop:
-            break
-    if bar is not None:
-        bar.close()
-    if best_state is not None:
-        clf.model.load_state_dict(best_state)
-    clf.model.eval()
-    ckpt.clear()
-    _clear_best(out_dir)
-    from nines.config import to_dict
-    clf.meta.train_config = to_dict(cfg)
-    clf.meta.data_fingerprint = data_fingerprint(rows)
-    return TrainResult(clf, step, state["best_step"], state["best"][0] if state["best"] else None,
-                       state["history"], resumed_from, time.time() - t0)
+    trainer = _Trainer(cfg, rows, y, val_rows, val_y, out_dir)
+    resumed_from = trainer.resume() if resume else None
+    steps = trainer.run(progress)
+    trainer.finish()
+    st = trainer.state
+    return TrainResult(trainer.clf, steps, st["best_step"], st["best"][0] if st["best"] else None,
+                       st["history"], resumed_from, time.time() - t0)
 
 
 def _progress_bar(total: int, initial: int, enabled: bool) -> Any:

@@ -114,15 +114,6 @@ class FilterConfig:
                 f"filter.min_threshold must be in (0, 1] so tightening never demands a score of exactly "
                 f"0 (e.g. 0.01), got {self.min_threshold!r}"
             )
-        if (
-            self.threshold is not None
-            and self.tighten_after is not None
-            and self.min_threshold > self.threshold
-        ):
-            raise ValueError(
-                f"filter.min_threshold={self.min_threshold} is above filter.threshold={self.threshold}, "
-                f"so tightening could never take effect; lower min_threshold below the threshold"
-            )
         if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
             raise ValueError(f"filter.seed must be an integer or null, got {self.seed!r}")
 

@@ -87,7 +87,8 @@ class _Pending:
 
 
 def _passes(score: float, threshold: float) -> bool:
-    # NaN > t is False, so a NaN score would slip through a plain comparison; treat it as unsafe.
+    # Phrased as "passes" (<=), not "not rejected" (not >): NaN > t is False, so the latter would
+    # accept a NaN score. The explicit isnan keeps that from hinging on how the line is written.
     return not math.isnan(score) and score <= threshold
 
 

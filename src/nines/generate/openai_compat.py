@@ -21,7 +21,7 @@ import httpx
 
 from nines.generate.base import Completion
 
-_RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
+_RETRY_STATUS = {408, 429, 500, 502, 503, 504}
 
 
 class OpenAICompatError(RuntimeError):
