@@ -51,8 +51,8 @@ def evaluate(clf_dir: str, output: str, config_path: str | None, overrides: tupl
     conditions = ([("in-family", fams["train"]), ("unseen families", fams["heldout"])]
                   if fams.get("heldout") else [("all families", None)])
     results = {}
-    for name, f in conditions:
-        res = evaluate_condition(world, clf, name, f, cfg.filter, cfg.eval)
+    for i, (name, f) in enumerate(conditions):
+        res = evaluate_condition(world, clf, name, f, cfg.filter, cfg.eval, seed_offset=i)
         results[name] = res.to_dict()
         click.echo(f"{name}: unfiltered {res.unfiltered}; filtered {res.filtered}; "
                    f"first-sample rejection {res.first_sample_rejection_rate:.2%}")

@@ -68,16 +68,20 @@ class ConditionResult:
 
 def evaluate_condition(
     world: Any, classifier: Classifier, name: str, families: Sequence[str] | None,
-    filter_config: FilterConfig, config: EvalConfig, progress: bool = True,
+    filter_config: FilterConfig, config: EvalConfig, progress: bool = True, seed_offset: int = 0,
 ) -> ConditionResult:
-    """Run the filter on fresh prompts whose completions come from ``families``, and check with the oracle."""
+    """Run the filter on fresh prompts whose completions come from ``families``, and check with the oracle.
+
+    ``seed_offset`` keeps the prompts of different conditions apart (same offset, same prompts).
+    """
     fam = list(families) if families is not None else None
+    seed = config.seed + 1000 * seed_offset
     # Unfiltered: the oracle is free, so check many more completions than the filter run can afford.
-    batch = world.sample(config.n_unfiltered, seed=config.seed, distribution=config.distribution, families=fam)
+    batch = world.sample(config.n_unfiltered, seed=seed, distribution=config.distribution, families=fam)
     k_unf = int(np.sum(batch.injurious))
     unfiltered = binomial_interval(k_unf, len(batch), config.confidence, config.method)
 
-    prompts = world.sample_prompts(config.n_prompts, seed=config.seed + 1, distribution=config.distribution)
+    prompts = world.sample_prompts(config.n_prompts, seed=seed + 1, distribution=config.distribution)
     results = filter_generate(world.generator(families=fam), classifier, prompts, filter_config, progress=progress)
     returned = [r for r in results if r.completion is not None]
     failures = [r for r in returned if r.completion_meta.get("injurious")]

@@ -14,6 +14,7 @@ kept text; EOS itself is never counted.
 from __future__ import annotations
 
 import copy
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -68,7 +69,9 @@ class HFGeneratorConfig:
         if not isinstance(self.max_new_tokens, int) or self.max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be a positive int, got {self.max_new_tokens!r}")
         if not self.temperature > 0:
-            raise ValueError(f"temperature must be > 0 (use a small value like 1e-3 for near-greedy), got {self.temperature}")
+            raise ValueError(
+                f"temperature must be > 0 (use a small value like 1e-3 for near-greedy), got {self.temperature}"
+            )
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
         if not isinstance(self.batch_size, int) or self.batch_size < 1:
@@ -128,24 +131,43 @@ def _resolve_dtype(dtype: str, device: str) -> Any:
 
 
 def _load(config: HFGeneratorConfig) -> tuple[Any, Any]:
-    """Load model and tokenizer from a local folder or the hub cache."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
+    """Load model and tokenizer from a local folder, the hub cache, or (last) the hub."""
     local = Path(config.model).expanduser()
-    kwargs: dict[str, Any] = {"local_files_only": True} if local.exists() else {}
+    looks_like_path = config.model.startswith(("/", ".", "~")) or config.model.count("/") > 1
+    if looks_like_path and not local.exists():
+        raise FileNotFoundError(
+            f"model {config.model!r} not found locally: no such folder. Pass a folder with config.json, "
+            "weights and tokenizer files (e.g. one written by save_pretrained), or a hub id like 'gpt2'"
+        )
     source = str(local) if local.exists() else config.model
     device = _resolve_device(config.device)
+    dtype = _resolve_dtype(config.dtype, device)
+    try:  # local folder or hub cache first: no network
+        return _from_pretrained(source, dtype, device, local_files_only=True)
+    except (OSError, ValueError) as e:
+        if local.exists() or os.environ.get("HF_HUB_OFFLINE"):
+            raise FileNotFoundError(_not_found(config.model, e)) from e
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
-        model = AutoModelForCausalLM.from_pretrained(source, dtype=_resolve_dtype(config.dtype, device), **kwargs)
-    except OSError as e:
-        raise FileNotFoundError(
-            f"model {config.model!r} not found locally and cannot be downloaded (offline?): "
-            "pass an existing folder with config.json, weights and tokenizer files, "
-            "or a hub id already in the Hugging Face cache (set HF_HOME if it lives elsewhere). "
-            f"Underlying error: {e}"
-        ) from e
-    return model.to(device).eval(), tokenizer
+        return _from_pretrained(source, dtype, device, local_files_only=False)
+    except (OSError, ValueError) as e:
+        raise FileNotFoundError(_not_found(config.model, e)) from e
+
+
+def _not_found(model: str, err: Exception) -> str:
+    return (
+        f"model {model!r} not found locally and cannot be downloaded (offline?): "
+        "pass an existing folder with config.json, weights and tokenizer files, "
+        "or a hub id already in the Hugging Face cache (set HF_HOME if it lives elsewhere). "
+        f"Underlying error: {err}"
+    )
+
+
+def _from_pretrained(source: str, dtype: Any, device: str, local_files_only: bool) -> tuple[Any, Any]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_files_only)
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, local_files_only=local_files_only)
+    return model.to(device).eval(), tokenizer  # type: ignore[arg-type]
 
 
 class _CutCriteria(StoppingCriteria):
@@ -271,13 +293,20 @@ class HFGenerator:
             )
         gen = res.sequences[:, prompt_len:]
         token_lp = torch.stack(
-            [torch.log_softmax(step.float(), dim=-1).gather(1, gen[:, t : t + 1])[:, 0] for t, step in enumerate(res.logits)],
+            [
+                torch.log_softmax(step.float(), dim=-1).gather(1, gen[:, t : t + 1])[:, 0]
+                for t, step in enumerate(res.logits)
+            ],
             dim=1,
         ).cpu()
         gen_list = gen.cpu().tolist()
-        prompt_ids = [ids[mask.bool()].tolist() for ids, mask in zip(enc["input_ids"].cpu(), enc["attention_mask"].cpu())]
+        prompt_ids = [
+            ids[mask.bool()].tolist()
+            for ids, mask in zip(enc["input_ids"].cpu(), enc["attention_mask"].cpu())
+        ]
         completions = [
-            self._completion(prompt_ids[row // n], gen_list[row], token_lp[row].tolist()) for row in range(len(gen_list))
+            self._completion(prompt_ids[row // n], gen_list[row], token_lp[row].tolist())
+            for row in range(len(gen_list))
         ]
         return [completions[i * n : (i + 1) * n] for i in range(len(prompts))]
 
@@ -301,7 +330,9 @@ class HFGenerator:
         cut = len(text) < len(full)
         finish = "stop" if (cut or end is not None) else "length"
         kept = ids[:k]
-        pieces = [texts[i + 1][len(texts[i]) :] if texts[i + 1].startswith(texts[i]) else "" for i in range(k)]
+        pieces = [
+            texts[i + 1][len(texts[i]) :] if texts[i + 1].startswith(texts[i]) else "" for i in range(k)
+        ]
         return Completion(
             text=text,
             logprob=float(sum(lps[:k])),
@@ -322,6 +353,8 @@ def _prepare_tokenizer(tokenizer: Any, model: Any) -> Any:
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         if tokenizer.eos_token is None:
-            raise ValueError("the tokenizer has neither a pad nor an eos token; set tokenizer.pad_token first")
+            raise ValueError(
+                "the tokenizer has neither a pad nor an eos token; set tokenizer.pad_token first"
+            )
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer

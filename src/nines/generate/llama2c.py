@@ -414,7 +414,9 @@ def convert_llama2c(checkpoint: Path, tokenizer: Path, out_dir: Path) -> Path:
 
     for path in (checkpoint, tokenizer):
         if not Path(path).is_file():
-            raise FileNotFoundError(f"{path} not found; pass the llama2.c .bin model and its tok*.bin tokenizer")
+            raise FileNotFoundError(
+                f"{path} not found; pass the llama2.c .bin model and its tok*.bin tokenizer"
+            )
     h, weights = read_weights(Path(checkpoint))
     pieces, scores = read_tokenizer(Path(tokenizer), h.vocab_size)
     config = LlamaConfig(
@@ -430,8 +432,7 @@ def convert_llama2c(checkpoint: Path, tokenizer: Path, out_dir: Path) -> Path:
         tie_word_embeddings=h.shared_classifier,
         bos_token_id=BOS_ID,
         eos_token_id=EOS_ID,
-        pad_token_id=EOS_ID,
-        rope_theta=10000.0,
+        pad_token_id=EOS_ID,  # default RoPE theta 10000, as llama2.c
     )
     model = LlamaForCausalLM(config)
     sd = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in _hf_state_dict(h, weights).items()}
@@ -442,7 +443,9 @@ def convert_llama2c(checkpoint: Path, tokenizer: Path, out_dir: Path) -> Path:
     if h.shared_classifier:
         model.tie_weights()
     # llama2.c's training data delimits stories with BOS, so the model "ends" a story by emitting BOS.
-    model.generation_config = GenerationConfig(bos_token_id=BOS_ID, eos_token_id=[EOS_ID, BOS_ID], pad_token_id=EOS_ID)
+    model.generation_config = GenerationConfig(
+        bos_token_id=BOS_ID, eos_token_id=[EOS_ID, BOS_ID], pad_token_id=EOS_ID
+    )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
@@ -450,6 +453,8 @@ def convert_llama2c(checkpoint: Path, tokenizer: Path, out_dir: Path) -> Path:
     tok.padding_side = "left"
     tok.save_pretrained(out_dir)
     (out_dir / "nines_llama2c.json").write_text(
-        json.dumps({"source_checkpoint": str(checkpoint), "source_tokenizer": str(tokenizer), "header": h.__dict__})
+        json.dumps(
+            {"source_checkpoint": str(checkpoint), "source_tokenizer": str(tokenizer), "header": h.__dict__}
+        )
     )
     return out_dir

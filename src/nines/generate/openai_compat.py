@@ -159,7 +159,9 @@ class OpenAICompletionsGenerator:
             results = [self._request_batch(b, n, s) for b, s in zip(batches, seeds)]
         else:
             with ThreadPoolExecutor(max_workers=self.config.concurrency) as pool:
-                results = list(pool.map(lambda a: self._request_batch(*a), [(b, n, s) for b, s in zip(batches, seeds)]))
+                results = list(
+                    pool.map(lambda a: self._request_batch(*a), [(b, n, s) for b, s in zip(batches, seeds)])
+                )
         return [group for batch in results for group in batch]
 
     def _payload(self, prompts: list[str], n: int, seed: int | None) -> dict[str, Any]:
@@ -220,9 +222,11 @@ class OpenAICompletionsGenerator:
 def _to_completion(choice: dict[str, Any]) -> Completion:
     lp = choice.get("logprobs") or {}
     token_lps = lp.get("token_logprobs") if isinstance(lp, dict) else None
-    total = float(sum(x for x in token_lps if x is not None)) if token_lps else None
+    if not isinstance(token_lps, list):
+        token_lps = None
+    total = None if token_lps is None else float(sum(x for x in token_lps if x is not None))
     meta: dict[str, Any] = {"finish_reason": choice.get("finish_reason")}
-    if token_lps:
+    if token_lps is not None:
         meta["tokens"] = lp.get("tokens")
         meta["token_logprobs"] = token_lps
     return Completion(text=choice.get("text", ""), logprob=total, meta=meta)

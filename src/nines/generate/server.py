@@ -56,7 +56,9 @@ class CompletionRequest(BaseModel):
 
 
 def _error(status: int, message: str, kind: str = "invalid_request_error") -> JSONResponse:
-    return JSONResponse(status_code=status, content={"error": {"message": message, "type": kind, "code": status}})
+    return JSONResponse(
+        status_code=status, content={"error": {"message": message, "type": kind, "code": status}}
+    )
 
 
 def _options(req: CompletionRequest) -> dict[str, Any]:
@@ -77,14 +79,16 @@ def _apply_stop(c: Completion, stop: tuple[str, ...]) -> Completion:
     cut = min((i for i in (c.text.find(s) for s in stop) if i != -1), default=-1)
     if cut == -1:
         return c
-    return Completion(text=c.text[:cut], logprob=None, meta={**c.meta, "finish_reason": "stop", "tokens": None})
+    return Completion(
+        text=c.text[:cut], logprob=None, meta={**c.meta, "finish_reason": "stop", "tokens": None}
+    )
 
 
 def _logprobs_field(c: Completion) -> dict[str, Any] | None:
     if c.logprob is None:
         return None
     tokens, lps = c.meta.get("tokens"), c.meta.get("token_logprobs")
-    if not (isinstance(tokens, list) and isinstance(lps, list) and len(tokens) == len(lps) and tokens):
+    if not (isinstance(tokens, list) and isinstance(lps, list) and len(tokens) == len(lps)):
         tokens, lps = [c.text], [c.logprob]  # one pseudo-token carrying the total
     offsets, pos = [], 0
     for t in tokens:
@@ -119,9 +123,11 @@ def create_app(generator: Generator, model_name: str) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        parts = [f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body')}: {e.get('msg')}" for e in exc.errors()]
-        resp = _error(422, "invalid request: " + "; ".join(parts))
-        return resp
+        parts = [
+            f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body')}: {e.get('msg')}"
+            for e in exc.errors()
+        ]
+        return _error(422, "invalid request: " + "; ".join(parts))
 
     @app.get("/v1/models")
     def models() -> dict[str, Any]:
@@ -133,12 +139,16 @@ def create_app(generator: Generator, model_name: str) -> FastAPI:
     @app.post("/v1/completions", response_model=None)
     def completions(req: CompletionRequest) -> dict[str, Any] | JSONResponse:
         if req.model is not None and req.model != model_name:
-            return _error(404, f"The model {req.model!r} does not exist; this server serves {model_name!r}", "not_found")
+            return _error(
+                404, f"The model {req.model!r} does not exist; this server serves {model_name!r}", "not_found"
+            )
         prompts = [req.prompt] if isinstance(req.prompt, str) else list(req.prompt)
         if not prompts:
             return _error(400, "prompt must be a string or a non-empty list of strings")
         if len(prompts) * req.n > MAX_CHOICES:
-            return _error(400, f"len(prompt) * n = {len(prompts) * req.n} exceeds {MAX_CHOICES}; split the request")
+            return _error(
+                400, f"len(prompt) * n = {len(prompts) * req.n} exceeds {MAX_CHOICES}; split the request"
+            )
         opts = _options(req)
         gen: Any = generator
         has_options = hasattr(generator, "with_options")
@@ -152,9 +162,11 @@ def create_app(generator: Generator, model_name: str) -> FastAPI:
         except Exception as e:  # the generator failed, not the request
             return _error(500, f"generator {getattr(generator, 'name', '?')} failed: {e!r}", "server_error")
         choices = []
+        completion_tokens = 0
         for i, group in enumerate(groups):
             for j, comp in enumerate(group):
                 c = comp if has_options or "stop" not in opts else _apply_stop(comp, opts["stop"])
+                completion_tokens += len(c.meta.get("token_ids") or [])
                 choices.append(
                     {
                         "index": i * req.n + j,
@@ -163,7 +175,6 @@ def create_app(generator: Generator, model_name: str) -> FastAPI:
                         "finish_reason": c.meta.get("finish_reason") or "stop",
                     }
                 )
-        completion_tokens = sum(len(ch["logprobs"]["tokens"]) for ch in choices if ch["logprobs"])
         prompt_tokens = _count_tokens(generator, prompts)
         return {
             "id": f"cmpl-{uuid.uuid4().hex}",

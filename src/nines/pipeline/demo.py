@@ -139,10 +139,10 @@ def run_demo(cfg: DemoConfig, progress: bool = True, console: Console | None = N
 
     con.rule("[bold]4. filter + evaluate[/] against the exact oracle")
     conditions = []
-    for name, fams in (("in-family", data.train_families), ("unseen families", data.heldout_families)):
+    for i, (name, fams) in enumerate((("in-family", data.train_families), ("unseen families", data.heldout_families))):
         if not fams:
             continue
-        res = evaluate_condition(world, clf, name, fams, cfg.filter, cfg.eval, progress=progress)
+        res = evaluate_condition(world, clf, name, fams, cfg.filter, cfg.eval, progress=progress, seed_offset=i)
         conditions.append(res)
         con.print(f"[bold]{name}[/]: unfiltered {res.unfiltered}; filtered {res.filtered}; "
                   f"first-sample rejection {res.first_sample_rejection_rate:.2%}, "

@@ -38,6 +38,7 @@ class Agent(NamedTuple):
     name: str
     pronoun: str
     beast: bool
+    natural: tuple[str, ...] = ()
 
 
 def _chars(spec: str, kind: str, vclass: int) -> list[Character]:
@@ -52,8 +53,9 @@ def _chars(spec: str, kind: str, vclass: int) -> list[Character]:
 def _agents(spec: str, beast: bool) -> list[Agent]:
     out = []
     for item in spec.split(","):
-        name, pron = item.strip().rsplit(":", 1)
-        out.append(Agent(name.strip(), pron.strip(), beast))
+        name, pron, *nat = item.strip().split(":")
+        natural = tuple(w.strip() for w in nat[0].split("/")) if nat else ()
+        out.append(Agent(name.strip(), pron.strip(), beast, natural))
     return out
 
 
@@ -106,8 +108,6 @@ class Genre(NamedTuple):
     objects: list[str]
 
 
-NATURAL_WEAPONS = _words("claws, teeth, jaws, horns, talons, fangs")
-
 GENRES: list[Genre] = [
     Genre(
         "fantasy",
@@ -117,7 +117,7 @@ GENRES: list[Genre] = [
         _chars("the animated skeleton:it, the clockwork knight:it", "skeleton", NS_MOBILE)
         + _chars("the stone statue:it, the scarecrow:it", "statue", NS_STILL),
         _agents("the troll:it, the orc captain:he, the witch:she, the dark knight:he, the ogre:it", False)
-        + _agents("the wolf:it, the giant spider:it, the wyvern:it", True),
+        + _agents("the wolf:it:jaws/teeth, the giant spider:it:fangs/legs, the wyvern:it:talons/tail", True),
         _words("club, axe, sword, spear, mace, staff"),
         _places(
             "along|the castle wall; through|the dark forest; across|the rope bridge; down|the tower stairs; "
@@ -132,7 +132,7 @@ GENRES: list[Genre] = [
         _chars("the robot vacuum:it", "robot", NS_MOBILE)
         + _chars("the garden gnome:it, the old teddy bear:it, the mannequin:it", "toy", NS_STILL),
         _agents("the drunk uncle:he, the furious landlord:he, the stranger:they, the intruder:he", False)
-        + _agents("the neighbour's dog:it", True),
+        + _agents("the neighbour's dog:it:teeth/jaws", True),
         _words("kitchen knife, rolling pin, hammer, frying pan, wrench, baseball bat"),
         _places(
             "across|the kitchen; down|the cellar stairs; through|the back garden; along|the upstairs hallway; "
@@ -147,7 +147,7 @@ GENRES: list[Genre] = [
         _chars("the wind-up robot:it", "robot", NS_MOBILE)
         + _chars("the toy soldier:it, the rag doll:it, the snowman:it", "toy", NS_STILL),
         _agents("the grumpy giant:he, the wicked witch:she, the goblin:it", False)
-        + _agents("the big bad wolf:it, the fox:it, the crocodile:it", True),
+        + _agents("the big bad wolf:it:teeth/claws, the fox:it:teeth, the crocodile:it:jaws/tail", True),
         _words("stick, broom, slingshot, rock, wooden spoon"),
         _places(
             "through|the meadow; into|the dark woods; across|the stepping stones; along|the garden path; "
@@ -175,7 +175,7 @@ GENRES: list[Genre] = [
         _chars("the maintenance robot:it, the service droid:it, the cargo bot:it", "robot", NS_MOBILE)
         + _chars("the hologram statue:it", "statue", NS_STILL),
         _agents("the rogue android:it, the mercenary:she, the pirate captain:he, the boarding party leader:he", False)
-        + _agents("the xenomorph:it, the sand crawler:it", True),
+        + _agents("the xenomorph:it:claws/tail, the sand crawler:it:pincers/mandibles", True),
         _words("plasma rifle, laser pistol, stun baton, vibro-blade, rail gun"),
         _places(
             "along|the airlock corridor; across|the cargo bay; through|the reactor room; onto|the bridge; "
@@ -190,7 +190,7 @@ GENRES: list[Genre] = [
         _chars("the mechanical horse:it", "robot", NS_MOBILE)
         + _chars("the scarecrow:it, the wooden cigar-store statue:it", "statue", NS_STILL),
         _agents("the outlaw:he, the bounty hunter:she, the cattle rustler:he, the gunslinger:he", False)
-        + _agents("the rattlesnake:it, the mountain lion:it, the bull:it", True),
+        + _agents("the rattlesnake:it:fangs, the mountain lion:it:claws/teeth, the bull:it:horns/hooves", True),
         _words("revolver, rifle, bowie knife, lasso, shotgun"),
         _places(
             "down|the main street; across|the dusty plain; through|the canyon; into|the saloon; "
@@ -205,7 +205,7 @@ GENRES: list[Genre] = [
         _chars("the skeleton:it, the possessed puppet:it", "skeleton", NS_MOBILE)
         + _chars("the porcelain doll:it, the wax figure:it", "statue", NS_STILL),
         _agents("the thing in the dark:it, the madman:he, the ghoul:it, the hooded figure:they", False)
-        + _agents("the hound:it, the swarm of rats:it", True),
+        + _agents("the hound:it:teeth/jaws, the swarm of rats:it:teeth", True),
         _words("cleaver, chainsaw, meat hook, scythe, axe"),
         _places(
             "down|the basement stairs; through|the abandoned asylum; along|the graveyard path; "
