@@ -1,0 +1,117 @@
+"""The CLI end to end with CliRunner: every verb on a tiny classifier, and the errors users see."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from nines.cli.main import cli
+
+VERBS = ["generate", "label", "train", "calibrate", "filter", "score", "evaluate", "demo"]
+
+
+def run(*args: str) -> Result:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result
+
+
+def ok(*args: str) -> Result:
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_every_verb_has_help_with_an_example(verb: str) -> None:
+    out = ok(verb, "--help").output
+    assert "Example" in out and f"nines {verb}" in out
+
+
+@pytest.fixture(scope="module")
+def loop(tmp_path_factory: pytest.TempPathFactory, tiny_encoder_dir: Path) -> Path:
+    """generate -> label -> train -> calibrate, with a tiny encoder."""
+    d = tmp_path_factory.mktemp("loop")
+    ok("generate", "--num-prompts", "300", "-n", "2", "--seed", "1", "--output", str(d / "gen.jsonl"))
+    ok("label", "--input", str(d / "gen.jsonl"), "--output", str(d / "lab.jsonl"), "--labeller", "simulated",
+       "--error-rate", "0.0", "--store", str(d / "nines.db"), "--dataset", "demo")
+    ok("train", "--data", str(d / "lab.jsonl"), "--val", str(d / "lab.jsonl"), "--output", str(d / "clf"),
+       f"backbone={tiny_encoder_dir}", "max_steps=6", "batch_size=16", "eval_every=3")
+    ok("calibrate", "--classifier", str(d / "clf"), "--data", str(d / "lab.jsonl"), "--clean-n", "300",
+       "rejection_budget=0.1")
+    return d
+
+
+def test_generate_and_label_write_what_they_say(loop: Path) -> None:
+    gen = rows(loop / "gen.jsonl")
+    assert len(gen) == 600 and all(r["label"] is None for r in gen)
+    lab = rows(loop / "lab.jsonl")
+    assert all(r["label"] == ("injurious" if r["metadata"]["injurious"] else "safe") for r in lab)
+    from nines.data.store import Store
+
+    with Store(loop / "nines.db") as store:
+        assert store.count(dataset="demo") == 600
+
+
+def test_train_and_calibrate_save_config_and_threshold(loop: Path) -> None:
+    assert (loop / "clf" / "train_config.yaml").is_file()
+    meta = json.loads((loop / "clf" / "nines.json").read_text())
+    assert meta["calibration"]["rule"] == "rejection_budget"
+    assert meta["calibration"]["clean_rejection_rate"] <= 0.1
+    assert meta["temperature"] > 0 and meta["data_fingerprint"]
+
+
+def test_score_flags_exactly_what_is_above_threshold(loop: Path) -> None:
+    ok("score", "--classifier", str(loop / "clf"), "--input", str(loop / "gen.jsonl"), "--output",
+       str(loop / "scored.jsonl"))
+    thr = json.loads((loop / "clf" / "nines.json").read_text())["threshold"]
+    scored = rows(loop / "scored.jsonl")
+    assert len(scored) == 600
+    assert all(r["flagged"] == (r["p_injury"] > thr) for r in scored)
+    assert 0 < sum(r["flagged"] for r in scored) < 600
+
+
+def test_filter_never_returns_above_threshold(loop: Path) -> None:
+    ok("filter", "--classifier", str(loop / "clf"), "--num-prompts", "40", "--output", str(loop / "f.jsonl"),
+       "max_attempts=4", "fallback=safest")
+    out = rows(loop / "f.jsonl")
+    assert len(out) == 40
+    for r in out:
+        if r["rule"] == "accepted":
+            assert r["accepted"] and min(r["scores"]) <= r["threshold_used"]
+            assert r["scores"][-1] <= r["threshold_used"]
+        else:
+            assert r["rule"] == "fallback_safest" and not r["accepted"]
+
+
+def test_evaluate_writes_summary_and_report(loop: Path) -> None:
+    ok("evaluate", "--classifier", str(loop / "clf"), "--output", str(loop / "ev"), "eval.n_prompts=60",
+       "eval.n_unfiltered=2000")
+    summary = json.loads((loop / "ev" / "summary.json").read_text())
+    cond = summary["conditions"]["all families"]
+    assert cond["unfiltered"]["n"] == 2000 and cond["filtered"]["method"] == "clopper-pearson"
+    assert "<img" in (loop / "ev" / "report.html").read_text()
+    assert (loop / "ev" / "config.yaml").is_file()
+
+
+def test_user_errors_are_one_clear_line(loop: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "a", "completion": "b"}\n{"prompt": "a"}\n')
+    r = run("score", "--classifier", str(loop / "clf"), "--input", str(bad), "--output", str(tmp_path / "o.jsonl"))
+    assert r.exit_code != 0 and "line 2" in r.output and "completion" in r.output
+    r = run("train", "--data", str(loop / "lab.jsonl"), "--output", str(tmp_path / "c"), "learning_rate=1")
+    assert r.exit_code != 0 and "unknown config key" in r.output
+    plain = tmp_path / "plain.jsonl"
+    plain.write_text('{"prompt": "a", "completion": "b"}\n')
+    r = run("label", "--input", str(plain), "--output", str(tmp_path / "l.jsonl"))
+    assert r.exit_code != 0 and "row 1" in r.output and "StoryWorld" in r.output
+    r = run("score", "--classifier", str(tmp_path), "--input", str(loop / "gen.jsonl"), "--output", str(tmp_path / "o"))
+    assert r.exit_code != 0 and "not a nines classifier" in r.output
+    r = run("generate", "--generator", "bogus:thing", "--prompts", str(bad), "--output", str(tmp_path / "g.jsonl"))
+    assert r.exit_code != 0 and "hf:" in r.output

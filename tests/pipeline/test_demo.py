@@ -1,0 +1,35 @@
+"""The demo pipeline end to end on a tiny encoder: every artefact is written and figures are consistent."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from nines.cli.main import cli
+
+
+def test_quick_demo_writes_the_run(tmp_path: Path, tiny_encoder_dir: Path) -> None:
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(cli, [
+        "demo", "--quick", "--output", str(out), f"train.backbone={tiny_encoder_dir}", "train.max_steps=8",
+        "eval.n_prompts=200", "eval.n_unfiltered=5000",
+    ], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    for f in ("summary.json", "report.html", "config.yaml", "filter.yaml", "nines.db", "classifier/nines.json",
+              "data/train.jsonl", "data/seed_test.jsonl"):
+        assert (out / f).exists(), f
+    summary = json.loads((out / "summary.json").read_text())
+    conds = summary["conditions"]
+    assert set(conds) == {"in-family", "unseen families"}
+    for c in conds.values():
+        assert c["unfiltered"]["n"] == 5000 and c["n_prompts"] == 200
+        assert c["filtered"]["lower"] <= c["filtered"]["estimate"] <= c["filtered"]["upper"]
+        # The unfiltered oracle rate must agree with StoryWorld's exact expectation within its interval.
+        assert c["unfiltered"]["lower"] <= c["unfiltered_exact"] <= c["unfiltered"]["upper"]
+    meta = json.loads((out / "classifier" / "nines.json").read_text())
+    assert meta["threshold"] == summary["calibration"]["threshold"]
+    assert set(meta["metrics"]["families"]["heldout"]).isdisjoint(meta["metrics"]["families"]["train"])
+    html = (out / "report.html").read_text()
+    assert html.count("<img") >= 4 and "clopper-pearson" in html
