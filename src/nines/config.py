@@ -130,7 +130,7 @@ def to_dict(obj: Any) -> dict[str, Any]:
             return str(v)
         return v
 
-    return clean(d)  # type: ignore[no-any-return]
+    return clean(d)  # type: ignore[no-any-return,unused-ignore]
 
 
 def parse_overrides(overrides: Sequence[str]) -> dict[str, Any]:

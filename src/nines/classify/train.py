@@ -174,7 +174,7 @@ class _Checkpointer:
         opt.load_state_dict(blob["opt"])
         sched.load_state_dict(blob["sched"])
         torch.set_rng_state(blob["torch_rng"])
-        return json.loads((self.dir / "progress.json").read_text())  # type: ignore[no-any-return]
+        return json.loads((self.dir / "progress.json").read_text())
 
     def clear(self) -> None:
         if self.dir is not None and self.dir.exists():
@@ -350,7 +350,7 @@ def _restore_best(out_dir: str | Path | None, state: dict[str, Any]) -> dict[str
     p = _best_path(out_dir)
     if p is None or not p.is_file() or state.get("best_step") is None:
         return None
-    return torch.load(p, map_location="cpu")  # type: ignore[no-any-return]
+    return torch.load(p, map_location="cpu")
 
 
 def _clear_best(out_dir: str | Path | None) -> None:

@@ -25,7 +25,7 @@ def score_histogram(val_scores: np.ndarray, val_labels: np.ndarray, clean_scores
                     threshold: float) -> str:
     """Histogram of calibrated scores by label, with the threshold."""
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
-    bins = np.linspace(0, 1, 41)
+    bins = list(np.linspace(0, 1, 41))
     y = np.asarray(val_labels).astype(bool)
     ax.hist(clean_scores, bins=bins, alpha=0.45, label=f"clean first samples (n={len(clean_scores)})", color="grey")
     ax.hist(val_scores[~y], bins=bins, histtype="step", lw=2, label=f"val safe (n={int((~y).sum())})", color="tab:blue")

@@ -130,7 +130,7 @@ class CompletionModel:
         """Completion texts (one ``str.format`` per row)."""
         tb = self.tb
         vc, ac, ic, vf = tb.victim_ctx, tb.agent_ctx, tb.intruder_ctx, tb.variant_fmt
-        out = []
+        out: list[str] = []
         append = out.append
         for v, a, r, var, k in zip(
             scenes["victim"].tolist(), scenes["agent"].tolist(), rest, draws.variant.tolist(),

@@ -93,7 +93,7 @@ def sample_scenes(tb: Tables, n: int, rng: np.random.Generator, distribution: st
     obj = tb.object_pool.pick(genre, rng)
     okey = np.where(vclass == SENTIENT, has_prior.astype(np.int64), vclass + 1)
     opening = tb.opening_pool.pick(okey, rng)
-    cum = np.cumsum(d["tension"])  # type: ignore[arg-type]
+    cum = np.cumsum(d["tension"])
     tension = np.minimum(np.searchsorted(cum, rng.random(n), side="right"), 2)
     menace = tb.menace_pool.pick(tension, rng)
     objline = rng.integers(0, len(tb.object_fmt), n)
@@ -160,7 +160,7 @@ def render_prompts(tb: Tables, scenes: Scenes, rest: list[tuple[str, ...]]) -> l
     """Prompt texts: opening, then menace and object line in the scene's order."""
     vc, ac = tb.victim_ctx, tb.agent_ctx
     of, mf, lf = tb.opening_fmt, tb.menace_fmt, tb.object_fmt
-    out = []
+    out: list[str] = []
     append = out.append
     for v, a, r, o, m, li, order in zip(
         scenes["victim"].tolist(), scenes["agent"].tolist(), rest, scenes["opening"].tolist(),

@@ -6,6 +6,7 @@ pool" is one vectorised ``flat[start[g] + rng.integers(0, length[g])]``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -79,7 +80,7 @@ class Tables:
     weapons: list[str]
     weapon_ctx: list[tuple[str, ...]]
     weapon_pool: Pool  # by weapon group: genre armed groups, then one per beast
-    injury_ctx: list[tuple[str, ...]]  # 0 = no injury
+    injury_ctx: Sequence[tuple[str, ...]]  # 0 = no injury
     places: list[tuple[str, str]]
     place_ctx: list[tuple[str, ...]]
     place_pool: Pool

@@ -97,7 +97,7 @@ class StoryWorld:
             held += [fams[j] for j in order[:n_out]]
             train += [fams[j] for j in order[n_out:]]
         keep = {f: i for i, f in enumerate(self.families)}
-        return FamilySplit(tuple(sorted(train, key=keep.get)), tuple(sorted(held, key=keep.get)))
+        return FamilySplit(tuple(sorted(train, key=keep.__getitem__)), tuple(sorted(held, key=keep.__getitem__)))
 
     def model(self, families: Iterable[str] | None = None) -> CompletionModel:
         """The completion model under a family restriction (cached)."""
