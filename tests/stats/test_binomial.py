@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
-from nines.evaluate.bounds import binomial_interval, clopper_pearson, nines_line
+from nines.stats.binomial import binomial_interval, clopper_pearson, nines_line
 
 SM = {"clopper-pearson": "beta", "wilson": "wilson", "jeffreys": "jeffreys"}
 
