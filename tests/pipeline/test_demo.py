@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from nines.cli.main import cli
@@ -33,3 +34,16 @@ def test_quick_demo_writes_the_run(tmp_path: Path, tiny_encoder_dir: Path) -> No
     assert set(meta["metrics"]["families"]["heldout"]).isdisjoint(meta["metrics"]["families"]["train"])
     html = (out / "report.html").read_text()
     assert html.count("<img") >= 4 and "clopper-pearson" in html
+
+
+@pytest.mark.slow
+def test_quick_demo_on_the_embedded_encoder_filters_injuries(tmp_path: Path) -> None:
+    """The real default backbone (all-MiniLM-L6-v2, offline): a short run already cuts the failure rate."""
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(cli, ["demo", "--quick", "--output", str(out), "train.epochs=2"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    conds = json.loads((out / "summary.json").read_text())["conditions"]
+    fam = conds["in-family"]
+    # The filtered interval must sit entirely below the unfiltered one.
+    assert fam["filtered"]["upper"] < fam["unfiltered"]["lower"], fam
