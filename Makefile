@@ -21,8 +21,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The quick active-learning comparison (about 15 s) feeds the report's learning curves.
 demo: install
-	$(BIN)/nines demo
+	mkdir -p runs/demo
+	$(BIN)/python benchmarks/active_learning.py --quick --out runs/demo/active_learning.json
+	$(BIN)/nines demo --active-learning runs/demo/active_learning.json
 
 demo-quick: install
 	$(BIN)/nines demo --quick --output runs/demo-quick
@@ -44,6 +47,9 @@ typecheck: install
 
 bench: install
 	$(BIN)/python benchmarks/storyworld_speed.py
+	$(BIN)/python benchmarks/active_learning.py --out runs/active_learning.json
+	$(BIN)/python benchmarks/winrate_judge_calls.py
+	$(BIN)/python benchmarks/rare_events.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache

@@ -91,12 +91,19 @@ def test_filter_never_returns_above_threshold(loop: Path) -> None:
 
 
 def test_evaluate_writes_summary_and_report(loop: Path) -> None:
+    al = loop / "al.json"
+    al.write_text(json.dumps({"config": {"target": 0.9, "budget": 0.05},
+                              "summary": {"random": {"mean": 300, "ratio_to_random": 1.0}},
+                              "curves": {"random": [{"seed": 0, "labels": [100, 200, 300], "recall": [0.3, 0.6, 0.9]}]}}))
     ok("evaluate", "--classifier", str(loop / "clf"), "--output", str(loop / "ev"), "eval.n_prompts=60",
-       "eval.n_unfiltered=2000")
+       "eval.n_unfiltered=2000", "measure.winrate_prompts=50", "measure.reliability_prompts=50",
+       "measure.policy_prompts=10", "--active-learning", str(al))
     summary = json.loads((loop / "ev" / "summary.json").read_text())
     cond = summary["conditions"]["all families"]
     assert cond["unfiltered"]["n"] == 2000 and cond["filtered"]["method"] == "clopper-pearson"
-    assert "<img" in (loop / "ev" / "report.html").read_text()
+    assert set(summary["measures"]) >= {"reliability", "winrate", "batch_vs_sequential", "understanding"}
+    html = (loop / "ev" / "report.html").read_text()
+    assert html.count("<img") >= 4 and "Active learning" in html
     assert (loop / "ev" / "config.yaml").is_file()
 
 

@@ -32,8 +32,19 @@ def test_quick_demo_writes_the_run(tmp_path: Path, tiny_encoder_dir: Path) -> No
     meta = json.loads((out / "classifier" / "nines.json").read_text())
     assert meta["threshold"] == summary["calibration"]["threshold"]
     assert set(meta["metrics"]["families"]["heldout"]).isdisjoint(meta["metrics"]["families"]["train"])
+    m = summary["measures"]
+    rel = m["reliability"]
+    assert len(rel["thresholds"]) == len(rel["estimate"]) == len(rel["lower"]) == len(rel["upper"])
+    assert all(lo <= e <= hi for lo, e, hi in zip(rel["lower"], rel["estimate"], rel["upper"]))
+    for w in m["winrate"].values():
+        assert 0 <= w["lower"] <= w["estimate"] <= w["upper"] <= 1
+        assert w["design"] == "coupled" and w["judge_calls"] <= w["n_prompts"]
+    assert m["understanding"]["egregious"] + m["understanding"]["subtle"] == m["understanding"]["n_failures"]
     html = (out / "report.html").read_text()
-    assert html.count("<img") >= 4 and "clopper-pearson" in html
+    assert html.count("<img") >= 6 and "clopper-pearson" in html
+    for section in ("Reliability from unfiltered labels", "win rate of filtered vs unfiltered", "keep the safest",
+                    "understand its failures"):
+        assert section in html
 
 
 @pytest.mark.slow

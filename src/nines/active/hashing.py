@@ -2,7 +2,7 @@
 
 Hashed word 1-3 grams of the completion plus hashed word 1-2 grams of the prompt (two separate
 feature blocks, so the completion's words are not confused with the prompt's), and an L2
-logistic regression. Featurising is done once per pool; a refit on a few thousand labels takes
+logistic regression (liblinear). Featurising is done once per pool; a refit on a few thousand labels takes
 tens of milliseconds and scoring 200k items is one sparse matrix-vector product. A neural encoder
 (re-embedding or fine-tuning every round) would be far too slow for a benchmark of many rounds,
 strategies and seeds on 2 CPU cores.
@@ -21,7 +21,7 @@ from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
 
 #: Hashed feature dimension of each block (completion, prompt).
-N_FEATURES = 2**18
+N_FEATURES = 2**16
 
 
 def featurize(prompts: Sequence[str], completions: Sequence[str], n_features: int = N_FEATURES) -> sp.csr_matrix:
@@ -68,7 +68,7 @@ def fit(X: sp.csr_matrix, y: np.ndarray, C: float = 10.0) -> HashingModel:
         raise ValueError("cannot fit on zero labelled items")
     if yb.all() or not yb.any():
         return HashingModel(None, 0.0, constant=float(yb.mean()))
-    lr = LogisticRegression(C=C, max_iter=1000, class_weight="balanced")
+    lr = LogisticRegression(C=C, solver="liblinear", class_weight="balanced")
     lr.fit(X, yb)
     return HashingModel(lr.coef_.ravel().astype(np.float64), float(lr.intercept_[0]))
 

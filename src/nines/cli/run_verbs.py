@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
+from rich.console import Console
 
 from nines.cli.common import config_options, resolve, user_errors
+from nines.evaluate.measure import MeasureConfig
 from nines.evaluate.storyworld_eval import EvalConfig
 from nines.filter import FilterConfig
 
@@ -19,18 +21,43 @@ class EvaluateConfig:
 
     eval: EvalConfig = field(default_factory=EvalConfig)
     filter: FilterConfig = field(default_factory=FilterConfig)
+    measure: MeasureConfig = field(default_factory=MeasureConfig)
+    measurements: bool = True
+
+
+def _read_active_learning(path: str | None) -> dict | None:
+    if path is None:
+        return None
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise click.BadParameter(f"{p}: {e}; write it with `python benchmarks/active_learning.py --out {p}`",
+                                 param_hint="--active-learning") from None
+    if not isinstance(data, dict) or "curves" not in data:
+        raise click.BadParameter(f"{p} has no learning curves; write it with benchmarks/active_learning.py",
+                                 param_hint="--active-learning")
+    return data
+
+
+AL_HELP = "JSON from `benchmarks/active_learning.py --out FILE`: adds the active-learning curves to the report."
 
 
 @click.command()
 @click.option("--classifier", "clf_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--output", required=True, type=click.Path(file_okay=False), help="Folder for summary.json and report.html.")
+@click.option("--active-learning", "al_path", type=click.Path(dir_okay=False), help=AL_HELP)
 @config_options
 @user_errors
-def evaluate(clf_dir: str, output: str, config_path: str | None, overrides: tuple[str, ...]) -> None:
+def evaluate(clf_dir: str, output: str, al_path: str | None, config_path: str | None,
+             overrides: tuple[str, ...]) -> None:
     """Measure unfiltered vs filtered failure rates against StoryWorld's exact oracle.
 
     Conditions: the realisation families the classifier was trained on, and the held-out ones
     (read from the classifier's nines.json when `nines demo` trained it), each with exact bounds.
+    Then the measurements: the filtered failure rate at every threshold reweighted from one set of
+    unfiltered labels, the win rate of filtered vs unfiltered, batch-safest vs sequential, and
+    whether the generator understands its failures (`measurements=false` skips them).
 
     \b
     Example:
@@ -38,11 +65,13 @@ def evaluate(clf_dir: str, output: str, config_path: str | None, overrides: tupl
     """
     from nines.classify.encoder import EncoderClassifier
     from nines.config import save_config
+    from nines.evaluate.measure import run_measurements
     from nines.evaluate.report import write_eval_report
     from nines.evaluate.storyworld_eval import evaluate_condition
     from nines.storyworld import StoryWorld
 
     cfg = resolve(EvaluateConfig, config_path, overrides)
+    al = _read_active_learning(al_path)
     out = Path(output)
     save_config(cfg, out / "config.yaml")
     clf = EncoderClassifier.load(clf_dir)
@@ -50,24 +79,30 @@ def evaluate(clf_dir: str, output: str, config_path: str | None, overrides: tupl
     fams = clf.meta.metrics.get("families", {})
     conditions = ([("in-family", fams["train"]), ("unseen families", fams["heldout"])]
                   if fams.get("heldout") else [("all families", None)])
-    results = {}
+    results, done = {}, []
     for i, (name, f) in enumerate(conditions):
         res = evaluate_condition(world, clf, name, f, cfg.filter, cfg.eval, seed_offset=i)
         results[name] = res.to_dict()
+        done.append(res)
         click.echo(f"{name}: unfiltered {res.unfiltered}; filtered {res.filtered}; "
                    f"first-sample rejection {res.first_sample_rejection_rate:.2%}")
-    summary = {"classifier": str(clf_dir), "threshold": clf.threshold, "conditions": results}
+    summary: dict = {"classifier": str(clf_dir), "threshold": clf.threshold, "conditions": results}
+    if cfg.measurements:
+        summary["measures"] = run_measurements(world, clf, done, dict(conditions), cfg.measure, cfg.filter, cfg.eval,
+                                               console=Console())
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
-    report = write_eval_report(out / "report.html", summary)
+    report = write_eval_report(out / "report.html", summary, al)
     click.echo(f"wrote {out / 'summary.json'} and {report}")
 
 
 @click.command()
 @click.option("--output", default=None, help="Run folder (default runs/demo).")
 @click.option("--quick", is_flag=True, help="A much smaller run (a couple of minutes) to check the install.")
+@click.option("--active-learning", "al_path", type=click.Path(dir_okay=False), help=AL_HELP)
 @config_options
 @user_errors
-def demo(output: str | None, quick: bool, config_path: str | None, overrides: tuple[str, ...]) -> None:
+def demo(output: str | None, quick: bool, al_path: str | None, config_path: str | None,
+         overrides: tuple[str, ...]) -> None:
     """The whole loop on embedded defaults: generate, label, train, calibrate, filter, evaluate.
 
     Writes the classifier, data, summary.json and report.html to runs/demo (about 15 minutes on 2 CPU cores).
@@ -81,4 +116,4 @@ def demo(output: str | None, quick: bool, config_path: str | None, overrides: tu
 
     extra = list(QUICK_OVERRIDES) if quick else []
     cfg = resolve(DemoConfig, config_path, extra + list(overrides), output=output)
-    run_demo(cfg)
+    run_demo(cfg, active_learning=_read_active_learning(al_path))

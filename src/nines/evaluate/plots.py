@@ -95,3 +95,52 @@ def training_plot(history: Sequence[dict[str, Any]]) -> str:
         ax2.legend(loc="center right", fontsize=8)
     ax.legend(loc="upper right", fontsize=8)
     return _png(fig)
+
+
+def failure_vs_threshold_plot(rel: dict[str, Any], threshold: float, direct: dict[str, Any] | None = None) -> str:
+    """Reweighted filtered failure rate (with interval) against the threshold, chosen threshold marked."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    t = np.asarray(rel["thresholds"])
+    est, lo, hi = (np.asarray(rel[k]) for k in ("estimate", "lower", "upper"))
+    ax.fill_between(t, np.maximum(lo, 1e-6), np.maximum(hi, 1e-6), alpha=0.25, color="tab:blue",
+                    label="95% interval (reweighted unfiltered labels)")
+    ax.plot(t, np.maximum(est, 1e-6), "o-", color="tab:blue", ms=3, label="estimate")
+    ax.axvline(threshold, color="k", ls="--", label=f"chosen threshold {threshold:.3g}")
+    if direct is not None:
+        err = [[max(direct["estimate"] - direct["lower"], 0)], [direct["upper"] - direct["estimate"]]]
+        ax.errorbar([threshold], [max(direct["estimate"], 1e-6)], yerr=err, fmt="s", color="tab:red",
+                    capsize=4, label="direct filter run (oracle)")
+    ax.set_yscale("log")
+    ax.set_xlabel("threshold (calibrated p)")
+    ax.set_ylabel("filtered failure rate")
+    ax.legend(fontsize=7)
+    return _png(fig)
+
+
+def winrate_plot(names: Sequence[str], winrates: Sequence[dict[str, Any]]) -> str:
+    """Win rate of filtered vs unfiltered with intervals; 0.5 means the filter costs nothing in quality."""
+    fig, ax = plt.subplots(figsize=(6.4, 0.6 + 0.5 * len(names)))
+    ys = np.arange(len(names))
+    for yv, w in zip(ys, winrates):
+        ax.plot([w["lower"], w["upper"]], [yv, yv], color="k", lw=2)
+        ax.plot([w["estimate"]], [yv], "o", color="tab:purple")
+    ax.axvline(0.5, color="grey", ls=":")
+    ax.set_yticks(ys, [f"{n}  (n={w['n_prompts']}, {w['judge_calls']} judge calls)" for n, w in zip(names, winrates)],
+                  fontsize=8)
+    ax.set_xlabel("P(filtered beats unfiltered), ties = 1/2")
+    ax.invert_yaxis()
+    return _png(fig)
+
+
+def active_learning_plot(curves: dict[str, list[tuple[float, float]]], target: float | None) -> str:
+    """Recall at the rejection budget against labels used, one line per strategy (mean over seeds)."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    for name, pts in curves.items():
+        xs, ys = zip(*pts) if pts else ((), ())
+        ax.plot(xs, ys, "-", label=name)
+    if target is not None:
+        ax.axhline(target, color="grey", ls=":", label=f"target recall {target:.2f}")
+    ax.set_xlabel("labels used")
+    ax.set_ylabel("recall at rejection budget")
+    ax.legend(fontsize=8)
+    return _png(fig)

@@ -116,28 +116,128 @@ def _classifier_section(summary: dict[str, Any], cal: dict[str, Any], history: l
 <h3>Training</h3>{_img(plots.training_plot(history), "training curve")}"""
 
 
+def _reliability_section(rel: dict[str, Any], threshold: float, direct: dict[str, Any] | None) -> str:
+    at, pooled = rel["at_threshold"], rel["pooled_at_threshold"]
+    rows = "".join(
+        f"<tr><td>{t:.4g}</td><td>{a:.3f}</td><td>{e:.3g}</td><td>[{lo:.3g}, {hi:.3g}]</td></tr>"
+        for t, a, e, lo, hi in zip(rel["thresholds"], rel["acceptance"], rel["estimate"], rel["lower"], rel["upper"]))
+    direct_txt = (f"The direct filter run on fresh prompts measured {_iv(direct)}." if direct else "")
+    return f"""
+<h2>Reliability from unfiltered labels</h2>
+<p>One labelled set of {rel['n_labels']:,} unfiltered first samples ({rel['n_failures_unfiltered']} injurious;
+condition: {html.escape(rel['condition'])}), plus {rel['samples_per_prompt']} classifier-scored samples per prompt
+to estimate P(accept | prompt), evaluates the filtered policy at every threshold by reweighting
+(weights a / P(accept | prompt); {html.escape(rel['method'])}).</p>
+<p class="headline">At the chosen threshold: {at['estimate']:.3g} [{at['lower']:.3g}, {at['upper']:.3g}]
+(n={at['n']:,} labels, {at['n_accepted']:,} accepted, effective sample size {at['effective_sample_size']:.0f}).
+{direct_txt} The naive pooled estimate (share of accepted labelled rows that fail, biased when acceptance varies
+by prompt) is {pooled['estimate']:.3g} [{pooled['lower']:.3g}, {pooled['upper']:.3g}].</p>
+{_img(plots.failure_vs_threshold_plot(rel, threshold, direct), "failure rate vs threshold")}
+<table><tr><th>threshold</th><th>acceptance</th><th>failure rate</th><th>95% interval</th></tr>{rows}</table>"""
+
+
+def _winrate_section(wr: dict[str, Any]) -> str:
+    names = list(wr)
+    rows = "".join(
+        f"<tr><td>{html.escape(n)}</td><td>{w['n_prompts']:,}</td><td>{w['judge_calls']:,}</td>"
+        f"<td>{w['estimate']:.3f}</td><td>[{w['lower']:.3f}, {w['upper']:.3f}]</td>"
+        f"<td>{html.escape(w['design'])}, {html.escape(w['method'])} {w['confidence']:.0%}</td></tr>"
+        for n, w in wr.items())
+    judge = html.escape(next(iter(wr.values()))["judge"]) if wr else ""
+    return f"""
+<h2>Quality: win rate of filtered vs unfiltered</h2>
+<p>P(a filtered completion beats an unfiltered one), ties counting 1/2; 0.5 means the filter costs nothing.
+Judge: {judge}. Coupled design: the first unfiltered sample is compared with the filtered one only when
+the filter rejected it; when it was accepted the two policies return the same completion and the pair counts
+exactly 1/2, which saves those judge calls without bias.</p>
+<table><tr><th>condition</th><th>prompts</th><th>judge calls</th><th>win rate</th><th>interval</th><th>method</th></tr>{rows}</table>
+{_img(plots.winrate_plot(names, list(wr.values())), "win rate")}"""
+
+
+def _policy_section(pol: dict[str, Any]) -> str:
+    c = pol["comparison"]
+    return f"""
+<h2>Batch of {pol['k']}, keep the safest vs sequential rejection sampling</h2>
+<p>{html.escape(pol['sentence'])}</p>
+<p class="note">Exact output distributions of both policies on {pol['n_prompts']} prompts' pools of
+{pol['pool_size']} scored completions (condition: {html.escape(pol['condition'])}); standard errors over prompts:
+failure difference {pol['failure_diff_se']:.2g}, quality difference {pol['quality_diff_se']:.2g}.
+Raw figures: {html.escape(str({k: (round(v, 5) if isinstance(v, float) else v) for k, v in c.items()}))}</p>"""
+
+
+def _understanding_section(u: dict[str, Any]) -> str:
+    if not u["n_failures"]:
+        return "<h2>Does the generator understand its failures?</h2><p>No filtered failures to analyse.</p>"
+    items = "".join(
+        f"<li>{'<b>egregious</b>' if ex['egregious'] else 'subtle'} ({ex['rate']:.0%}): {html.escape(ex['prompt'])} "
+        f"<i>{html.escape(ex['completion'])}</i></li>" for ex in u["examples"])
+    return f"""
+<h2>Does the generator understand its failures?</h2>
+<p>Each filtered failure (injurious, yet accepted) is fed back to the generator, which writes
+{u['continuations']} continuations; a failure is <b>egregious</b> when at least {u['threshold']:.0%} of them imply
+the injury happened (the generator itself knows), subtle otherwise. Generator: {html.escape(u['generator'])}.</p>
+<p class="headline">{u['egregious']} egregious and {u['subtle']} subtle out of {u['n_failures']} failures.</p>
+<ul>{items}</ul>"""
+
+
+def _measures(measures: dict[str, Any] | None, threshold: float, conds: dict[str, Any]) -> str:
+    if not measures:
+        return ""
+    rel = measures["reliability"]
+    direct = conds.get(rel["condition"], {}).get("filtered")
+    return (_reliability_section(rel, threshold, direct) + _winrate_section(measures["winrate"])
+            + _policy_section(measures["batch_vs_sequential"]) + _understanding_section(measures["understanding"]))
+
+
+def active_learning_section(al: dict[str, Any] | None) -> str:
+    """Learning curves from ``benchmarks/active_learning.py --out FILE`` (mean recall per label count)."""
+    if not al:
+        return ""
+    curves: dict[str, list[tuple[float, float]]] = {}
+    for strategy, runs in al["curves"].items():
+        by_labels: dict[int, list[float]] = {}
+        for run in runs:
+            for n, r in zip(run["labels"], run["recall"]):
+                by_labels.setdefault(int(n), []).append(float(r))
+        curves[strategy] = sorted((n, sum(v) / len(v)) for n, v in by_labels.items())
+    cfg = al.get("config", {})
+    rows = "".join(
+        f"<tr><td>{html.escape(s)}</td><td>{html.escape(str(v.get('mean')))}</td>"
+        f"<td>{html.escape(str(v.get('ratio_to_random')))}</td></tr>" for s, v in al.get("summary", {}).items())
+    return f"""
+<h2>Active learning</h2>
+<p>Labels needed to reach recall {cfg.get('target')} at a {cfg.get('budget')} rejection budget, from the same start
+(StoryWorld pool, hashed n-gram logistic regression refit every round; <code>benchmarks/active_learning.py</code>).</p>
+<table><tr><th>strategy</th><th>mean labels to target</th><th>vs random</th></tr>{rows}</table>
+{_img(plots.active_learning_plot(curves, cfg.get('target')), "active learning curves")}"""
+
+
 def _kv_table(d: dict[str, Any], unit: str = "") -> str:
     rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}{unit}</td></tr>" for k, v in d.items())
     return f"<table>{rows}</table>"
 
 
 def write_report(path: str | Path, summary: dict[str, Any], cal: dict[str, Any],
-                 history: list[dict[str, Any]], data: Any = None) -> Path:
+                 history: list[dict[str, Any]], data: Any = None, active_learning: dict[str, Any] | None = None) -> Path:
     """Write a demo run's ``report.html``: failure rates, cost, classifier, threshold, training, data."""
     p = Path(path)
     timings = {k: f"{v:.1f}" for k, v in summary["timings"].items()}
     body = (f"<h1>nines run report</h1><p class='note'>Run folder <code>{html.escape(str(p.parent))}</code>.</p>"
-            + _failure_sections(summary["conditions"]) + _classifier_section(summary, cal, history)
+            + _failure_sections(summary["conditions"])
+            + _measures(summary.get("measures"), summary["calibration"]["threshold"], summary["conditions"])
+            + active_learning_section(active_learning) + _classifier_section(summary, cal, history)
             + "<h2>Data</h2>" + _kv_table(summary["data"]) + "<h2>Timings (s)</h2>" + _kv_table(timings))
     p.write_text(_page("nines report", body))
     return p
 
 
-def write_eval_report(path: str | Path, summary: dict[str, Any]) -> Path:
+def write_eval_report(path: str | Path, summary: dict[str, Any], active_learning: dict[str, Any] | None = None) -> Path:
     """Write ``nines evaluate``'s report: failure rates with bounds and what the filter costs."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     body = (f"<h1>nines evaluation</h1><p class='note'>Classifier <code>{html.escape(summary['classifier'])}</code>, "
-            f"threshold {summary['threshold']:.4g}.</p>" + _failure_sections(summary["conditions"]))
+            f"threshold {summary['threshold']:.4g}.</p>" + _failure_sections(summary["conditions"])
+            + _measures(summary.get("measures"), summary["threshold"], summary["conditions"])
+            + active_learning_section(active_learning))
     p.write_text(_page("nines evaluation", body))
     return p

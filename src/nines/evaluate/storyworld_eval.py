@@ -98,6 +98,6 @@ def evaluate_condition(
         filtered_failure_examples=[
             {"prompt": r.prompt, "completion": r.completion, "score": r.scores[-1] if r.scores else None,
              "outcome": r.completion_meta.get("outcome"), "family": r.completion_meta.get("family")}
-            for r in failures[:20]
+            for r in failures[:200]
         ],
     )

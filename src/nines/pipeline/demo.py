@@ -22,6 +22,7 @@ from nines.classify.encoder import EncoderClassifier
 from nines.classify.train import TrainConfig, train_classifier
 from nines.config import save_config, to_dict
 from nines.evaluate.bounds import binomial_interval, nines_line
+from nines.evaluate.measure import MeasureConfig, run_measurements
 from nines.evaluate.storyworld_eval import EvalConfig, evaluate_condition
 from nines.filter import FilterConfig
 from nines.pipeline.data import DataConfig, RunData, build_run_data
@@ -30,6 +31,7 @@ from nines.pipeline.data import DataConfig, RunData, build_run_data
 QUICK_OVERRIDES: tuple[str, ...] = (
     "data.n_train=300", "data.n_val=200", "data.n_clean=1000", "data.seed_oversample=1",
     "train.epochs=1", "train.eval_every=10", "eval.n_prompts=1000", "eval.n_unfiltered=20000",
+    "measure.winrate_prompts=300", "measure.reliability_prompts=300", "measure.policy_prompts=50",
 )
 
 
@@ -51,6 +53,7 @@ class DemoConfig:
     calibrate: CalibrationConfig = field(default_factory=CalibrationConfig)
     filter: FilterConfig = field(default_factory=FilterConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    measure: MeasureConfig = field(default_factory=MeasureConfig)
 
 
 def _store_data(out: Path, data: RunData) -> None:
@@ -90,7 +93,8 @@ def calibrate_classifier(clf: EncoderClassifier, val: list[Any], clean_prompts: 
     return {"info": info, "curve": curve, "val_scores": p_val, "val_labels": y, "clean_scores": clean}
 
 
-def run_demo(cfg: DemoConfig, progress: bool = True, console: Console | None = None) -> dict[str, Any]:
+def run_demo(cfg: DemoConfig, progress: bool = True, console: Console | None = None,
+             active_learning: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run the whole loop and write ``cfg.output``; returns the summary written to ``summary.json``."""
     from nines.storyworld import StoryWorld
 
@@ -148,12 +152,18 @@ def run_demo(cfg: DemoConfig, progress: bool = True, console: Console | None = N
                   f"first-sample rejection {res.first_sample_rejection_rate:.2%}, "
                   f"{res.attempts_per_accepted:.3f} samples per accepted completion")
         con.print("  " + nines_line(res.filtered, "filtered completions"))
-    timings["evaluate_s"] = time.time() - t
+    timings["evaluate_s"], t = time.time() - t, time.time()
+
+    con.rule("[bold]5. measure[/] reliability from unfiltered labels, win rate, batch vs sequential")
+    cond_families = {c.name: f for c, f in zip(conditions, (data.train_families, data.heldout_families))}
+    measures = run_measurements(world, clf, conditions, cond_families, cfg.measure, cfg.filter, cfg.eval, console=con)
+    timings["measure_s"] = time.time() - t
 
     summary = _summary(cfg, data, result, cal, seed_recall, seed_fpr, conditions, timings)
+    summary["measures"] = measures
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
     from nines.evaluate.report import write_report
-    report = write_report(out / "report.html", summary, cal, result.history, data)
+    report = write_report(out / "report.html", summary, cal, result.history, data, active_learning)
     con.print(f"[green]done[/]: {out / 'summary.json'}, {report}, classifier in {out / 'classifier'}")
     return summary
 

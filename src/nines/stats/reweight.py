@@ -361,7 +361,7 @@ def failure_rate_curve(
     out: list[ReweightedEstimate] = []
     acc = np.empty(len(ts))
     for j, t in enumerate(ts):
-        pa = np.asarray(accept_prob(float(t)) if table is None else table[j], dtype=float)  # type: ignore[operator]
+        pa = np.asarray(accept_prob(float(t)) if table is None else table[j], dtype=float)
         acc[j] = float(pa.mean()) if pa.size else math.nan
         out.append(filtered_failure_rate(labels, s <= t, pa, prompt_ids, confidence, method, estimator,
                                          n_boot, seed))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import norm
@@ -60,7 +60,6 @@ class FilterScenario:
     labels: np.ndarray
     scores: np.ndarray
     keys: list[tuple[int, int, int]]
-    _cum: np.ndarray = field(repr=False, compare=False, default_factory=lambda: np.zeros(0))
 
     def accept_prob(self, threshold: float) -> np.ndarray:
         """Exact P(a=1 | key) = sum_c P(c | key) 1[score(key, c) <= t], shape (P,)."""
@@ -132,7 +131,6 @@ def storyworld_scenario(
     unknown = set(fl) - set(tb.families)
     if unknown:
         raise ValueError(f"unknown families {sorted(unknown)}; see StoryWorld.families")
-    nv = len(tb.variant_fmt)
     tmpl = tb.variant_template
     fam = tb.template_family[tmpl]
     outc = tb.family_outcome[fam]

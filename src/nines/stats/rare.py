@@ -1,0 +1,408 @@
+"""Rare filtered failure rates (~1e-5): choose *which* pool items to label, using the cheap score.
+
+Labelling random filtered outputs needs ~3.7/F labels just to bound F at 95%. Instead, score a large
+unlabelled pool of completions (cheap), and label items chosen with unequal probabilities concentrated
+where accepted failures live (just under the threshold), then reweight. Two designs:
+
+* importance sampling with replacement (Hansen-Hurwitz): :func:`importance_sample`,
+  :func:`importance_estimate`;
+* stratified sampling on the score (without replacement within strata): :func:`stratified_sample`,
+  :func:`stratified_estimate`.
+
+The estimand is the pool version of the filtered failure rate, F_pool = sum_i p_i y_i, where p_i is
+the probability that the filtered policy returns pool item i (see :func:`filtered_target_weights`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+from scipy.stats import norm
+from scipy.stats import t as student_t
+
+from nines.stats.binomial import clopper_pearson
+from nines.stats.reweight import check_threshold
+
+Proposal = Literal["near_threshold", "score", "uniform"]
+Allocation = Literal["neyman", "proportional"]
+
+
+@dataclass(frozen=True)
+class RareEstimate:
+    """A rare failure-rate estimate from a designed (unequal-probability) labelling sample.
+
+    Attributes:
+        estimate: point estimate of F_pool.
+        se: standard error.
+        lower, upper: two-sided interval (lower clipped at 0). When no failure was labelled the
+            normal interval is degenerate and ``upper`` is ``conservative_upper`` instead.
+        conservative_upper: a bound that does not rely on the normal approximation (see the estimator).
+        confidence: confidence level.
+        method: ``importance`` or ``stratified``.
+        n_labels: labels used.
+        n_failures: labelled failures.
+        max_weight: the largest p_i/q_i (importance) or W_h/n_h (stratified) over the design.
+    """
+
+    estimate: float
+    se: float
+    lower: float
+    upper: float
+    conservative_upper: float
+    confidence: float
+    method: str
+    n_labels: int
+    n_failures: int
+    max_weight: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (for JSON)."""
+        return asdict(self)
+
+
+def _z(confidence: float) -> float:
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), e.g. 0.95; got {confidence}")
+    return float(norm.ppf(1 - (1 - confidence) / 2))
+
+
+def _scores(scores: Any) -> np.ndarray:
+    s = np.asarray(scores, dtype=float)
+    if s.ndim != 1 or s.size == 0:
+        raise ValueError("scores must be a non-empty 1-D array of classifier scores, one per pool item")
+    if np.isnan(s).any():
+        raise ValueError("scores contain NaN; score every pool item first")
+    return s
+
+
+def _labels(labels: Any, n: int) -> np.ndarray:
+    y = np.asarray(labels)
+    if y.shape != (n,):
+        raise ValueError(f"labels must have one entry per labelled draw ({n}), got shape {y.shape}")
+    if y.dtype != bool and not np.isin(y, (0, 1)).all():
+        raise ValueError("labels must be 0/1 or boolean (1 = injurious)")
+    return y.astype(bool)
+
+
+# ---- target -----------------------------------------------------------------------------------------
+def filtered_target_weights(accepted: Any, prompt_ids: Any = None) -> np.ndarray:
+    """p_i: the probability the filtered policy returns pool item i.
+
+    * ``prompt_ids=None`` (pooled target): p_i = a_i / N_acc, uniform over the pool's accepted items;
+      sum_i p_i y_i is then the pooled rate sum(y a)/sum(a) of the pool (biased for F when acceptance
+      varies across prompts; see :func:`nines.stats.reweight.pooled_failure_rate`).
+    * with ``prompt_ids`` (per-prompt renormalised, the filtered policy): p_i = a_i / (m n_acc(x_i)), m the
+      number of prompts with at least one accepted pool item. Conditional on n_acc(x) > 0 the accepted
+      items of a prompt are iid draws of the filtered policy, so sum_i p_i y_i is unbiased for
+      E_x[F_x | n_acc(x) > 0]; give each prompt enough pool completions that n_acc(x) = 0 is rare.
+    """
+    a = np.asarray(accepted).astype(bool)
+    if a.ndim != 1:
+        raise ValueError("accepted must be a 1-D boolean array")
+    if not a.any():
+        raise ValueError("no accepted pool items: the filter rejects everything at this threshold")
+    if prompt_ids is None:
+        return a / a.sum()
+    ids = np.asarray(prompt_ids)
+    if ids.shape != a.shape:
+        raise ValueError(f"prompt_ids must have one entry per pool item; got {ids.shape} for {a.shape}")
+    codes = np.unique(ids, return_inverse=True)[1].ravel()
+    n_acc = np.bincount(codes, weights=a.astype(float))
+    m = int((n_acc > 0).sum())
+    out = np.zeros(len(a))
+    out[a] = 1.0 / (m * n_acc[codes[a]])
+    return out
+
+
+def _target(scores: np.ndarray, threshold: float, target_weights: Any) -> tuple[np.ndarray, np.ndarray]:
+    acc = scores <= threshold
+    if not acc.any():
+        raise ValueError(f"no pool item scores <= threshold {threshold}; nothing is accepted")
+    if target_weights is None:
+        return acc, acc / acc.sum()
+    p = np.asarray(target_weights, dtype=float)
+    if p.shape != scores.shape:
+        raise ValueError(f"target_weights must have one entry per pool item; got {p.shape} for {scores.shape}")
+    if np.any(p < 0) or np.any(p[~acc] > 0) or not math.isclose(float(p.sum()), 1.0, rel_tol=1e-6):
+        raise ValueError("target_weights must be >= 0, zero on rejected items and sum to 1; "
+                         "build them with filtered_target_weights(scores <= threshold, prompt_ids)")
+    return acc, p
+
+
+# ---- importance sampling ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ImportanceSample:
+    """Draws (with replacement) of pool items to label.
+
+    Attributes:
+        indices: pool index of each draw (label these, in order; repeats are labelled once and reused).
+        q: selection probability of each draw's item, q_i = p_i g(s_i) / sum_j p_j g(s_j).
+        p: target probability of each draw's item.
+        inclusion: P(item appears at least once) = 1 - (1 - q_i)^n for each draw's item.
+        max_weight: max over all accepted pool items of p_i / q_i (for :attr:`RareEstimate.conservative_upper`).
+        n_accepted: accepted pool items.
+    """
+
+    indices: np.ndarray
+    q: np.ndarray
+    p: np.ndarray
+    inclusion: np.ndarray
+    max_weight: float
+    n_accepted: int
+
+
+def proposal_density(scores: np.ndarray, threshold: float, proposal: Proposal | Callable[[np.ndarray], np.ndarray],
+                     floor: float = 0.05, width: float = 0.05) -> np.ndarray:
+    """g(s) >= floor > 0 on accepted items: where to spend labels.
+
+    ``near_threshold``: g(s) = floor + exp(-(t - s)/width) (mass within ~width below t, where accepted
+    failures concentrate); ``score``: g(s) = floor + s/t; ``uniform``: g = 1; or a callable s -> g(s) > 0.
+    """
+    if proposal == "near_threshold":
+        if width <= 0:
+            raise ValueError(f"width must be > 0, got {width}")
+        g = floor + np.exp(-(threshold - scores) / width)
+    elif proposal == "score":
+        g = floor + scores / max(threshold, 1e-12)
+    elif proposal == "uniform":
+        g = np.ones_like(scores)
+    elif callable(proposal):
+        g = np.asarray(proposal(scores), dtype=float)
+    else:
+        raise ValueError(f"proposal must be 'near_threshold', 'score', 'uniform' or a callable; got {proposal!r}")
+    if g.shape != scores.shape or not np.all(g > 0):
+        raise ValueError("the proposal must give every pool item a positive weight (unbiasedness needs support)")
+    return g
+
+
+def importance_sample(
+    scores: Any,
+    threshold: float,
+    n_labels: int,
+    proposal: Proposal | Callable[[np.ndarray], np.ndarray] = "near_threshold",
+    target_weights: Any = None,
+    floor: float = 0.05,
+    width: float = 0.05,
+    seed: int = 0,
+) -> ImportanceSample:
+    """Draw ``n_labels`` pool items with replacement, q_i ∝ p_i g(s_i) over accepted items.
+
+    Multiplying by p_i keeps the weights p_i/q_i = sum_j p_j g_j / g_i bounded by sum_j p_j g_j / floor.
+
+    Args:
+        scores: classifier score of every pool item.
+        threshold: the filter's threshold (accepted: score <= threshold).
+        n_labels: number of draws (label budget).
+        proposal: see :func:`proposal_density`.
+        target_weights: p_i (default uniform over accepted items; see :func:`filtered_target_weights`).
+        floor, width: proposal parameters.
+        seed: sampling seed.
+    """
+    s = _scores(scores)
+    t = check_threshold(threshold)
+    if isinstance(n_labels, bool) or int(n_labels) != n_labels or n_labels < 1:
+        raise ValueError(f"n_labels must be a positive integer, got {n_labels!r}")
+    if floor <= 0:
+        raise ValueError(f"floor must be > 0 so every accepted item can be drawn, got {floor}")
+    acc, p = _target(s, t, target_weights)
+    g = proposal_density(s, t, proposal, floor, width)
+    qa = p * g
+    q = qa / qa.sum()
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(len(s), size=int(n_labels), p=q)
+    sup = p > 0
+    return ImportanceSample(idx, q[idx], p[idx], 1 - (1 - q[idx]) ** n_labels,
+                            float(np.max(p[sup] / q[sup])), int(acc.sum()))
+
+
+def importance_estimate(labels: Any, sample: ImportanceSample, confidence: float = 0.95) -> RareEstimate:
+    """Hansen-Hurwitz estimate of F_pool = sum_i p_i y_i from with-replacement draws.
+
+    F̂ = (1/n) sum_j z_j with z_j = y_j p_j / q_j; Var̂(F̂) = s_z^2 / n; interval F̂ ± t_{n-1} se.
+
+    Conservative bound: F_pool = E_q[y p/q] <= W * P_q(y = 1) with W = max_i p_i/q_i, and the labelled
+    draws are iid Bernoulli(P_q(y=1)), so F_pool <= W * CP_upper(k, n) with Clopper-Pearson at the same
+    (two-sided) confidence. It holds without normal approximations but can be loose by the factor
+    W / (typical weight). When no failure is labelled (k = 0) the normal interval is [0, 0], so the
+    reported ``upper`` is this bound, W * (1 - (alpha/2)^(1/n)).
+    """
+    _z(confidence)
+    n = len(sample.indices)
+    y = _labels(labels, n)
+    z = y * sample.p / sample.q
+    est = float(z.mean())
+    se = float(z.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
+    tq = float(student_t.ppf(1 - (1 - confidence) / 2, max(n - 1, 1)))
+    k = int(y.sum())
+    cons = min(1.0, sample.max_weight * clopper_pearson(k, n, confidence).upper)
+    upper = cons if k == 0 else min(1.0, est + tq * se)
+    return RareEstimate(est, se, max(0.0, est - tq * se), upper, cons, confidence, "importance", n, k,
+                        sample.max_weight)
+
+
+# ---- stratified sampling ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StratifiedSample:
+    """A stratified (by score, among accepted items) sample without replacement within strata.
+
+    Attributes:
+        indices: pool indices to label, grouped by stratum.
+        stratum: stratum of each index.
+        pop_size: N_h, accepted pool items per stratum.
+        n_per_stratum: n_h, labels per stratum.
+        stratum_weight: W_h = sum of target weights p_i over stratum h (N_h/N_acc for the pooled target).
+        edges: the score edges used.
+        p: target weight of each labelled item.
+    """
+
+    indices: np.ndarray
+    stratum: np.ndarray
+    pop_size: np.ndarray
+    n_per_stratum: np.ndarray
+    stratum_weight: np.ndarray
+    edges: np.ndarray
+    p: np.ndarray
+
+
+def _allocate(n: int, share: np.ndarray, cap: np.ndarray, minimum: int) -> np.ndarray:
+    """Integer allocation ∝ share (largest remainder), at least ``minimum`` and at most ``cap`` per stratum."""
+    alloc = np.minimum(cap, minimum).astype(np.int64)
+    for _ in range(len(cap) + 1):
+        left = n - int(alloc.sum())
+        open_ = alloc < cap
+        if left <= 0 or not open_.any():
+            break
+        sh = np.where(open_, share, 0.0)
+        if sh.sum() <= 0:
+            sh = open_.astype(float)
+        raw = left * sh / sh.sum()
+        add = np.floor(raw).astype(np.int64)
+        rem = left - int(add.sum())
+        order = np.argsort(-(raw - add))
+        add[order[:rem]] += 1
+        alloc = np.minimum(cap, alloc + add)
+    return alloc
+
+
+def stratified_sample(
+    scores: Any,
+    threshold: float,
+    strata_edges: Any,
+    n_labels: int,
+    allocation: Allocation = "neyman",
+    pilot: Any = None,
+    target_weights: Any = None,
+    min_per_stratum: int = 2,
+    seed: int = 0,
+) -> StratifiedSample:
+    """Stratify accepted pool items by score and sample without replacement within each stratum.
+
+    Strata: [edge_0, edge_1), ..., [edge_{H-1}, t], using the interior edges given (values outside
+    (0, t) are ignored) plus 0 and t. Allocation: ``proportional`` n_h ∝ W_h; ``neyman``
+    n_h ∝ W_h S_h with S_h = sqrt(pilot_h (1 - pilot_h)) where ``pilot`` gives per-stratum failure-rate
+    guesses; without a pilot the mean score in the stratum stands in for the failure rate (a calibrated
+    classifier's score is P(y=1|s)). Each stratum gets at least ``min_per_stratum`` labels (capped at N_h).
+
+    Args:
+        scores: score of every pool item.
+        threshold: filter threshold.
+        strata_edges: interior score edges, e.g. ``[0.5, 0.8, 0.9]``.
+        n_labels: total label budget.
+        allocation: ``neyman`` or ``proportional``.
+        pilot: optional per-stratum failure-rate guesses (length H).
+        target_weights: optional p_i (see :func:`filtered_target_weights`); default uniform.
+        min_per_stratum: minimum labels per stratum (2 allows a variance estimate).
+        seed: sampling seed.
+    """
+    s = _scores(scores)
+    t = check_threshold(threshold)
+    acc, p = _target(s, t, target_weights)
+    inner = np.unique(np.asarray(strata_edges, dtype=float))
+    inner = inner[(inner > 0) & (inner < t)]
+    edges = np.concatenate([[0.0], inner, [t]])
+    h_of = np.searchsorted(inner, s, side="right")
+    H = len(edges) - 1
+    N = np.bincount(h_of[acc], minlength=H)
+    W = np.bincount(h_of[acc], weights=p[acc], minlength=H)
+    if allocation == "proportional":
+        share = W
+    elif allocation == "neyman":
+        if pilot is None:
+            ph = np.bincount(h_of[acc], weights=s[acc], minlength=H) / np.maximum(N, 1)
+        else:
+            ph = np.asarray(pilot, dtype=float)
+            if ph.shape != (H,) or np.any((ph < 0) | (ph > 1)):
+                raise ValueError(f"pilot must give {H} per-stratum failure-rate guesses in [0, 1]")
+        # Within-stratum sd of p_i y_i, scaled so pooled weights reduce to W_h sqrt(p(1-p)).
+        share = W * np.sqrt(ph * (1 - ph)) + 1e-12 * W
+    else:
+        raise ValueError(f"allocation must be 'neyman' or 'proportional', got {allocation!r}")
+    if int(n_labels) != n_labels or n_labels < 1:
+        raise ValueError(f"n_labels must be a positive integer, got {n_labels!r}")
+    n_h = _allocate(int(n_labels), share, N, min_per_stratum)
+    rng = np.random.default_rng(seed)
+    order = np.flatnonzero(acc)
+    members = np.split(order[np.argsort(h_of[order], kind="stable")], np.cumsum(N)[:-1])
+    idx = [rng.choice(mem, size=int(k), replace=False) for mem, k in zip(members, n_h)]
+    indices = np.concatenate(idx) if idx else np.zeros(0, dtype=np.int64)
+    return StratifiedSample(indices, np.repeat(np.arange(H), n_h), N, n_h, W, edges, p[indices])
+
+
+def stratified_estimate(labels: Any, sample: StratifiedSample, confidence: float = 0.95) -> RareEstimate:
+    """Stratified estimate of F_pool = sum_h W_h ȳ'_h.
+
+    With target weights p_i, the stratum-h mean of u_i = p_i y_i / (W_h / N_h) (= y_i for the uniform
+    target) estimates ȳ'_h; F̂ = sum_h W_h ū_h, Var̂ = sum_h W_h^2 (1 - n_h/N_h) s_h^2 / n_h (finite
+    population correction; strata with n_h = N_h contribute no variance, strata with n_h < 2 use
+    s_h^2 = ū_h(1-ū_h) n_h/(n_h - 1) undefined -> 0). Normal interval F̂ ± z se.
+
+    Strata with zero observed failures have s_h = 0 and add nothing to se, so the normal interval is
+    optimistic there. ``conservative_upper`` instead combines per-stratum Clopper-Pearson upper bounds at
+    level 1 - alpha/H each (Bonferroni, so they hold simultaneously): F <= sum_h W_h CP_upper(k_h, n_h)
+    (for the uniform target; with unequal p_i, W_h is replaced by N_h max_{i in h} p_i).
+    When no failure is labelled at all, ``upper`` is that conservative bound.
+    """
+    z = _z(confidence)
+    n = len(sample.indices)
+    y = _labels(labels, n)
+    H = len(sample.pop_size)
+    W, N, nh = sample.stratum_weight, sample.pop_size.astype(float), sample.n_per_stratum
+    scale = np.where(N > 0, W / np.maximum(N, 1), 1.0)
+    u = y * sample.p / scale[sample.stratum]
+    sums = np.bincount(sample.stratum, weights=u, minlength=H)
+    sq = np.bincount(sample.stratum, weights=u * u, minlength=H)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(nh > 0, sums / np.maximum(nh, 1), 0.0)
+        var = np.where(nh > 1, (sq - nh * mean**2) / np.maximum(nh - 1, 1), 0.0)
+        fpc = np.where(N > 0, 1 - nh / np.maximum(N, 1), 0.0)
+    est = float((W * mean).sum())
+    se = float(math.sqrt(max(0.0, float((W**2 * fpc * np.maximum(var, 0) / np.maximum(nh, 1)).sum()))))
+    k_h = np.bincount(sample.stratum, weights=y.astype(float), minlength=H).astype(int)
+    conf_h = 1 - (1 - confidence) / max(H, 1)
+    pmax = np.zeros(H)
+    np.maximum.at(pmax, sample.stratum, sample.p)
+    w_bound = np.where(np.isclose(scale, pmax) | (nh == 0), W, N * pmax)
+    cons = float(sum(wb * (clopper_pearson(int(k), int(m), conf_h).upper if m > 0 else 1.0)
+                     for wb, k, m in zip(w_bound, k_h, nh) if wb > 0))
+    k = int(y.sum())
+    upper = min(1.0, cons) if k == 0 else min(1.0, est + z * se)
+    max_w = float(np.max(np.where(nh > 0, W / np.maximum(nh, 1), 0.0)))
+    return RareEstimate(est, se, max(0.0, est - z * se), upper, min(1.0, cons), confidence, "stratified", n, k,
+                        max_w)
+
+
+__all__ = [
+    "ImportanceSample",
+    "RareEstimate",
+    "StratifiedSample",
+    "filtered_target_weights",
+    "importance_estimate",
+    "importance_sample",
+    "proposal_density",
+    "stratified_estimate",
+    "stratified_sample",
+]
