@@ -115,6 +115,41 @@ def _retry_delay(resp: httpx.Response | None, attempt: int, backoff_s: float) ->
     return backoff_s * 2**attempt
 
 
+def post_with_retries(client: httpx.Client, url: str, payload: dict[str, Any], max_retries: int,
+                      backoff_s: float, model: str) -> dict[str, Any]:
+    """POST JSON to an OpenAI-compatible endpoint, retrying 408/429/5xx and connection errors.
+
+    Backs off exponentially (or as ``Retry-After`` says); any other 4xx raises at once with the
+    server's own message, since retrying cannot fix a bad request.
+
+    Raises:
+        OpenAICompatError: on a refused request or when every attempt failed.
+    """
+    last = ""
+    for attempt in range(max_retries + 1):
+        resp: httpx.Response | None = None
+        try:
+            resp = client.post(url, json=payload)
+        except httpx.TransportError as e:
+            last = f"connection error: {e!r}"
+        else:
+            if resp.status_code < 400:
+                return resp.json()
+            msg = _server_message(resp)
+            if resp.status_code not in _RETRY_STATUS:
+                raise OpenAICompatError(
+                    f"{url} refused the request with HTTP {resp.status_code}: {msg} "
+                    f"(model={model!r}; check the model name and parameters)"
+                )
+            last = f"HTTP {resp.status_code}: {msg}"
+        if attempt < max_retries:
+            time.sleep(_retry_delay(resp, attempt, backoff_s))
+    raise OpenAICompatError(
+        f"{url} failed after {max_retries + 1} attempts; last error: {last}. "
+        "Is the server running and reachable? Raise max_retries/timeout_s if it is overloaded."
+    )
+
+
 class OpenAICompletionsGenerator:
     """A :class:`~nines.generate.base.Generator` for an OpenAI-compatible completions API.
 
@@ -183,29 +218,8 @@ class OpenAICompletionsGenerator:
 
     def _post(self, payload: dict[str, Any]) -> dict[str, Any]:
         """POST with retries; returns the decoded JSON body."""
-        last = ""
-        for attempt in range(self.config.max_retries + 1):
-            resp: httpx.Response | None = None
-            try:
-                resp = self._client.post(self._url, json=payload)
-            except httpx.TransportError as e:
-                last = f"connection error: {e!r}"
-            else:
-                if resp.status_code < 400:
-                    return resp.json()
-                msg = _server_message(resp)
-                if resp.status_code not in _RETRY_STATUS:
-                    raise OpenAICompatError(
-                        f"{self._url} refused the request with HTTP {resp.status_code}: {msg} "
-                        f"(model={self.config.model!r}; check the model name and parameters)"
-                    )
-                last = f"HTTP {resp.status_code}: {msg}"
-            if attempt < self.config.max_retries:
-                time.sleep(_retry_delay(resp, attempt, self.config.backoff_s))
-        raise OpenAICompatError(
-            f"{self._url} failed after {self.config.max_retries + 1} attempts; last error: {last}. "
-            "Is the server running and reachable? Raise max_retries/timeout_s if it is overloaded."
-        )
+        cfg = self.config
+        return post_with_retries(self._client, self._url, payload, cfg.max_retries, cfg.backoff_s, cfg.model)
 
     def _request_batch(self, prompts: list[str], n: int, seed: int | None) -> list[list[Completion]]:
         body = self._post(self._payload(prompts, n, seed))

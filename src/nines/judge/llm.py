@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -18,7 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 import numpy as np
 
-from nines.generate.openai_compat import OpenAICompatError
+from nines.generate.openai_compat import OpenAICompatError, post_with_retries
 from nines.judge.base import Candidate, check_pairs, text_of
 
 DEFAULT_TEMPLATE = (
@@ -29,7 +28,6 @@ DEFAULT_TEMPLATE = (
 )
 SYSTEM = "You are a careful judge of short fiction. Reply with exactly one of: A, B, tie."
 
-_RETRY_STATUS = {408, 429, 500, 502, 503, 504}
 _TOKEN = re.compile(r"[A-Za-z]+")
 
 
@@ -127,36 +125,15 @@ class LLMJudge:
         }
 
     def _post(self, payload: dict[str, Any]) -> str:
-        """POST with retries; the first choice's message content."""
-        last = ""
-        for attempt in range(self.max_retries + 1):
-            resp: httpx.Response | None = None
-            try:
-                resp = self._client.post(self.url, json=payload)
-            except httpx.TransportError as e:
-                last = f"connection error: {e!r}"
-            else:
-                if resp.status_code < 400:
-                    body = resp.json()
-                    try:
-                        return str(body["choices"][0]["message"]["content"] or "")
-                    except (KeyError, IndexError, TypeError):
-                        raise OpenAICompatError(
-                            f"{self.url} answered without choices[0].message.content: {str(body)[:200]}; "
-                            "is this a chat-completions endpoint?"
-                        ) from None
-                if resp.status_code not in _RETRY_STATUS:
-                    raise OpenAICompatError(
-                        f"{self.url} refused the request with HTTP {resp.status_code}: {resp.text[:300]} "
-                        f"(model={self.model!r}; check the model name)"
-                    )
-                last = f"HTTP {resp.status_code}: {resp.text[:200]}"
-            if attempt < self.max_retries:
-                time.sleep(self.backoff_s * 2**attempt)
-        raise OpenAICompatError(
-            f"{self.url} failed after {self.max_retries + 1} attempts; last error: {last}. "
-            "Is the server running? Raise max_retries/timeout_s if it is overloaded."
-        )
+        """POST with retries (shared with the completions client); the first choice's message content."""
+        body = post_with_retries(self._client, self.url, payload, self.max_retries, self.backoff_s, self.model)
+        try:
+            return str(body["choices"][0]["message"]["content"] or "")
+        except (KeyError, IndexError, TypeError):
+            raise OpenAICompatError(
+                f"{self.url} answered without choices[0].message.content: {str(body)[:200]}; "
+                "is this a chat-completions endpoint?"
+            ) from None
 
     @staticmethod
     def outcome(verdict: str | None, swapped: bool) -> float:
