@@ -121,7 +121,7 @@ def test_generator(world):
     assert len(out) == 5 and all(len(row) == 3 for row in out)
     c = out[0][0]
     assert isinstance(c, Completion) and c.logprob is not None and c.logprob < 0
-    assert set(c.meta) == {"injurious", "outcome", "family", "quality", "coherent"}
+    assert set(c.meta) == {"injurious", "outcome", "family", "quality", "coherent", "scene_id"}
     assert gen.generate(prompts, n=3, seed=1) == out
     for p, row in zip(prompts, out):
         for c in row:
@@ -161,3 +161,18 @@ def test_labeller_flip_rate(big):
     assert all(lab is Label.UNSURE or (lab is Label.INJURIOUS) == s.is_injurious for lab, s in zip(labs, sn))
     with pytest.raises(ValueError):
         SimulatedLabeller(error_rate=2.0)
+
+
+def test_forgotten_prompts_can_be_remembered_from_scene_ids() -> None:
+    from nines.storyworld import StoryWorld
+
+    world = StoryWorld(remember=1000)
+    prompts = world.sample_prompts(5, seed=1)
+    meta = [cs[0].meta for cs in world.generator().generate(prompts, n=1, seed=0)]
+    world.sample(5000, seed=2)  # pushes the five prompts out of memory...
+    assert world.scene_id_of("a prompt it never made") is None  # ...once a lookup miss trims the index
+    with pytest.raises(ValueError, match="only continues prompts"):
+        world.generator().generate(prompts[:1])
+    world.remember_prompts(prompts, [m["scene_id"] for m in meta])
+    again = world.generator().generate(prompts, n=1, seed=0)
+    assert [cs[0].meta for cs in again] == meta

@@ -177,7 +177,11 @@ def run_measurements(world: Any, clf: Classifier, conditions: Sequence[Any], fam
                       for i, c in enumerate(conditions)}
     out["batch_vs_sequential"] = policy_section(world, clf, families[first.name], cfg, seed + 50)
     out["batch_vs_sequential"]["condition"] = first.name
-    failures = [(ex["prompt"], ex["completion"]) for c in conditions for ex in c.filtered_failure_examples]
+    examples = [ex for c in conditions for ex in c.filtered_failure_examples]
+    # Evaluation sampled many prompts since; re-register the failures' scenes so they can be continued.
+    known = [ex for ex in examples if ex.get("scene_id") is not None]
+    world.remember_prompts([ex["prompt"] for ex in known], [ex["scene_id"] for ex in known])
+    failures = [(ex["prompt"], ex["completion"]) for ex in known]
     out["understanding"] = understanding_section(world, failures, cfg, seed + 60)
     if console is not None:
         rel = out["reliability"]["at_threshold"]

@@ -97,7 +97,8 @@ def evaluate_condition(
         quality_unfiltered=float(np.mean(batch.quality)), quality_filtered=q_filtered,
         filtered_failure_examples=[
             {"prompt": r.prompt, "completion": r.completion, "score": r.scores[-1] if r.scores else None,
-             "outcome": r.completion_meta.get("outcome"), "family": r.completion_meta.get("family")}
+             "outcome": r.completion_meta.get("outcome"), "family": r.completion_meta.get("family"),
+             "scene_id": r.completion_meta.get("scene_id")}
             for r in failures[:200]
         ],
     )

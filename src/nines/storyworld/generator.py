@@ -74,7 +74,8 @@ class StoryWorldGenerator:
         for i in range(len(prompts)):
             row = []
             for j in range(i * n, (i + 1) * n):
-                meta = {"injurious": inj[j], "outcome": outs[j], "family": fams[j], "quality": q[j], "coherent": coh[j]}
+                meta = {"injurious": inj[j], "outcome": outs[j], "family": fams[j], "quality": q[j],
+                        "coherent": coh[j], "scene_id": ids[j // n]}
                 row.append(Completion(texts[j], lp[j], meta))
             out.append(row)
         world._record_pairs((prompts[j // n], texts[j], inj[j]) for j in range(len(texts)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -220,6 +220,16 @@ class StoryWorld:
         return StoryWorldGenerator(self, families)
 
     # ---- scene memory ----------------------------------------------------------------------------
+    def remember_prompts(self, prompts: Sequence[str], scene_ids: Sequence[int]) -> None:
+        """Make prompts this world produced long ago known again, from their latent scene ids.
+
+        The world remembers only the last ``remember`` prompts; a later analysis (for instance of a
+        run's failures, whose ``Completion.meta["scene_id"]`` was kept) re-registers them here.
+        """
+        if len(prompts) != len(scene_ids):
+            raise ValueError(f"got {len(prompts)} prompts but {len(scene_ids)} scene ids")
+        self._remember_batch(list(prompts), np.asarray(scene_ids, dtype=np.int64))
+
     def _remember_batch(self, prompts: list[str], ids: np.ndarray) -> None:
         # Lazy: keep references and index them only when a lookup misses (keeps sample() fast).
         if self.remember == 0:
