@@ -11,51 +11,13 @@ Run: ``.venv/bin/python benchmarks/winrate_judge_calls.py [--half-width 0.01]``
 from __future__ import annotations
 
 import argparse
-import hashlib
 import math
 import time
-from collections.abc import Sequence
 
-import numpy as np
-
-from nines.generate.base import Completion
 from nines.judge import StoryWorldJudge
+from nines.stats.simulate import MetaClassifier, RecordingGenerator
 from nines.stats.winrate import WinRate, coupled_winrate, naive_winrate
 from nines.storyworld import StoryWorld
-
-
-class RecordingGenerator:
-    """Wraps a generator and remembers each completion's meta by (prompt, text)."""
-
-    def __init__(self, inner) -> None:
-        self.inner = inner
-        self.name = f"recording:{inner.name}"
-        self.meta: dict[tuple[str, str], dict] = {}
-
-    def generate(self, prompts: Sequence[str], n: int = 1, seed: int | None = None) -> list[list[Completion]]:
-        out = self.inner.generate(prompts, n=n, seed=seed)
-        for p, comps in zip(prompts, out):
-            for c in comps:
-                self.meta[(p, c.text)] = c.meta
-        return out
-
-
-class MetaClassifier:
-    """High score when injurious or incoherent, plus deterministic hashed noise."""
-
-    threshold = 0.5
-
-    def __init__(self, meta: dict[tuple[str, str], dict]) -> None:
-        self.meta = meta
-
-    def score(self, prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray:
-        out = []
-        for p, c in zip(prompts, completions):
-            m = self.meta[(p, c)]
-            base = 0.75 if m["injurious"] else (0.6 if not m["coherent"] else 0.2)
-            u = int.from_bytes(hashlib.blake2b(f"{p}|{c}".encode(), digest_size=8).digest(), "little") / 2**64
-            out.append(base + 0.3 * (u - 0.5))
-        return np.array(out)
 
 
 def run(design: str, world: StoryWorld, n: int, seed: int) -> WinRate:

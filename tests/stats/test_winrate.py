@@ -11,6 +11,7 @@ import pytest
 from nines.filter import FilterConfig
 from nines.generate.base import Completion
 from nines.judge import StoryWorldJudge
+from nines.stats.simulate import MetaClassifier, RecordingGenerator
 from nines.stats.winrate import (
     coupled_winrate,
     exact_winrate,
@@ -94,39 +95,6 @@ def test_replicated_means_match_exact_w_on_toy_model() -> None:
 
 
 # ---- StoryWorld ---------------------------------------------------------------------------------
-
-
-class RecordingGenerator:
-    """Wraps a generator and remembers each completion's meta by (prompt, text)."""
-
-    def __init__(self, inner) -> None:
-        self.inner = inner
-        self.name = f"recording:{inner.name}"
-        self.meta: dict[tuple[str, str], dict] = {}
-
-    def generate(self, prompts: Sequence[str], n: int = 1, seed: int | None = None) -> list[list[Completion]]:
-        out = self.inner.generate(prompts, n=n, seed=seed)
-        for p, comps in zip(prompts, out):
-            for c in comps:
-                self.meta[(p, c.text)] = c.meta
-        return out
-
-
-class MetaClassifier:
-    """Synthetic classifier: high when injurious or incoherent, plus deterministic hashed noise."""
-
-    threshold = 0.5
-
-    def __init__(self, meta: dict[tuple[str, str], dict]) -> None:
-        self.meta = meta
-
-    def score(self, prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray:
-        out = []
-        for p, c in zip(prompts, completions):
-            m = self.meta[(p, c)]
-            base = 0.75 if m["injurious"] else (0.6 if not m["coherent"] else 0.2)
-            out.append(base + 0.3 * (_hash_uniform(p, c) - 0.5))
-        return np.array(out)
 
 
 def brute_force_w(world: StoryWorld, prompts: list[str], judge: StoryWorldJudge, draws: int = 60) -> float:

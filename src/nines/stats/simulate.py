@@ -16,12 +16,14 @@ Sampling is pure numpy (inverse CDF per key), so thousands of replications run i
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.stats import norm
 
+from nines.generate.base import Completion
 from nines.storyworld.families import INJURIOUS_OUTCOMES, OUTCOMES
 from nines.storyworld.scenes import DISTRIBUTIONS, check_distribution
 from nines.storyworld.world import StoryWorld
@@ -163,3 +165,42 @@ def storyworld_scenario(
 
 
 __all__ = ["DEFAULT_OUTCOME_LOGIT", "FilterScenario", "storyworld_scenario", "text_noise"]
+
+
+class RecordingGenerator:
+    """Wraps a generator and remembers each completion's meta by (prompt, text).
+
+    Lets a synthetic classifier (:class:`MetaClassifier`) score StoryWorld completions from their
+    latent facts, for estimator tests and benchmarks that need no neural network.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.name = f"recording:{inner.name}"
+        self.meta: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def generate(self, prompts: Sequence[str], n: int = 1, seed: int | None = None) -> list[list[Completion]]:
+        out: list[list[Completion]] = self.inner.generate(prompts, n=n, seed=seed)
+        for p, comps in zip(prompts, out):
+            for c in comps:
+                self.meta[(p, c.text)] = c.meta
+        return out
+
+
+class MetaClassifier:
+    """Synthetic classifier over recorded meta: 0.75 when injurious, 0.6 when incoherent, else 0.2,
+    plus uniform noise of width 0.3 from a hash of the pair (deterministic); threshold 0.5."""
+
+    threshold = 0.5
+
+    def __init__(self, meta: Mapping[tuple[str, str], Mapping[str, Any]]) -> None:
+        self.meta = meta
+
+    def score(self, prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray:
+        out = []
+        for p, c in zip(prompts, completions):
+            m = self.meta[(p, c)]
+            base = 0.75 if m["injurious"] else (0.6 if not m["coherent"] else 0.2)
+            u = int.from_bytes(hashlib.blake2b(f"{p}|{c}".encode(), digest_size=8).digest(), "little") / 2**64
+            out.append(base + 0.3 * (u - 0.5))
+        return np.array(out)
