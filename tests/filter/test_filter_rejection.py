@@ -73,9 +73,10 @@ def test_invariant_over_random_score_streams(strategy: str, fallback: str) -> No
             assert r.threshold_used <= base
             assert r.accepted == (r.rule == "accepted")
             if r.completion is None:
-                assert r.rule == "fallback_refuse" and r.completion_meta == {} and r.logprob is None
+                assert r.rule == "fallback_refuse" and r.completion_meta == {} and r.logprob is None and r.score is None
                 continue
             s = returned_score(r)
+            assert r.score == s  # the result reports the returned completion's own score
             # THE invariant: never above the effective threshold unless the flagged safest fallback.
             if r.rule != "fallback_safest":
                 assert not math.isnan(s) and s <= r.threshold_used, (trial, r)

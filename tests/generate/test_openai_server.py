@@ -140,10 +140,8 @@ def test_gives_up_after_max_retries(live_server) -> None:
     assert len(calls) == 3
 
 
-def test_connection_error_is_retried_then_reported() -> None:
-    from conftest import free_port
-
-    client = client_for(f"http://127.0.0.1:{free_port()}/v1", "m", backoff_s=0.0, max_retries=1)
+def test_connection_error_is_retried_then_reported(free_tcp_port: int) -> None:
+    client = client_for(f"http://127.0.0.1:{free_tcp_port}/v1", "m", backoff_s=0.0, max_retries=1)
     with pytest.raises(OpenAICompatError, match="connection error"):
         client.generate(["p"])
 

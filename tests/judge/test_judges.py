@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -109,36 +106,6 @@ def test_parse_verdict(answer: str, verdict: str | None) -> None:
     assert parse_verdict(answer) == verdict
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class _Server:
-    """uvicorn in a background thread on 127.0.0.1."""
-
-    def __init__(self, app: FastAPI) -> None:
-        import uvicorn
-
-        self.port = _free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> _Server:
-        self.thread.start()
-        deadline = time.time() + 10
-        while not self.server.started:
-            if time.time() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start within 10 s")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
 def fake_chat_app(state: dict) -> FastAPI:
     """A chat server that prefers the continuation containing 'MARKER', is position-biased to 'A'
     otherwise, rambles when asked about 'confusing', and fails the very first request with 503."""
@@ -168,9 +135,9 @@ def fake_chat_app(state: dict) -> FastAPI:
     return app
 
 
-def test_llm_judge_over_http_undoes_swaps_and_counts_unparsed() -> None:
+def test_llm_judge_over_http_undoes_swaps_and_counts_unparsed(live_server) -> None:
     state = {"requests": 0}
-    with _Server(fake_chat_app(state)) as srv:
+    with live_server(fake_chat_app(state)) as srv:
         judge = LLMJudge(f"http://127.0.0.1:{srv.port}", "judge-1", api_key="k", backoff_s=0.01, seed=3)
         n = 60
         first = [" she smiled MARKER" if i % 2 == 0 else " plain" for i in range(n)]

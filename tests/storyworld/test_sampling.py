@@ -176,3 +176,14 @@ def test_forgotten_prompts_can_be_remembered_from_scene_ids() -> None:
     world.remember_prompts(prompts, [m["scene_id"] for m in meta])
     again = world.generator().generate(prompts, n=1, seed=0)
     assert [cs[0].meta for cs in again] == meta
+
+
+def test_take_selects_rows_consistently() -> None:
+    from nines.storyworld import StoryWorld
+
+    batch = StoryWorld().sample(500, seed=4)
+    idx = [7, 3, 499]
+    sub = batch.take(idx)
+    assert len(sub) == 3 and sub.prompts == [batch.prompts[i] for i in idx]
+    assert sub.family_names == [batch.family_names[i] for i in idx]
+    assert [s.to_dict() for s in sub.to_snippets()] == [batch.to_snippets()[i].to_dict() for i in idx]

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from scipy.optimize import minimize_scalar
 
 from nines.classify.metrics import recall_at, threshold_at_recall, threshold_at_rejection
+from nines.data.record import Snippet
+
+if TYPE_CHECKING:
+    from nines.classify.encoder import EncoderClassifier
 
 
 @dataclass
@@ -126,3 +131,27 @@ def tradeoff_curve(clean_scores: np.ndarray, injurious_scores: np.ndarray, point
     rej = 1 - np.searchsorted(clean, ts, side="right") / max(1, len(clean))
     rec = 1 - np.searchsorted(inj, ts, side="right") / max(1, len(inj))
     return TradeoffCurve(ts, rej, rec)
+
+
+def calibrate_classifier(clf: EncoderClassifier, val: Sequence[Snippet], clean_prompts: list[str],
+                         clean_completions: list[str], cfg: CalibrationConfig) -> dict[str, Any]:
+    """Fit the temperature on ``val``, then set the threshold from clean first samples by ``cfg.rule``."""
+    decided = [s for s in val if s.is_injurious is not None]
+    y = np.array([s.is_injurious for s in decided], dtype=float)
+    z = clf.logits([s.prompt for s in decided], [s.completion for s in decided], progress=True)
+    ece_before = expected_calibration_error(1 / (1 + np.exp(-z)), y)
+    if cfg.fit_temperature:
+        clf.meta.temperature = fit_temperature(z, y)
+    p_val = 1 / (1 + np.exp(-z / clf.meta.temperature))
+    clean = clf.score(clean_prompts, clean_completions, progress=True)
+    choice = choose_threshold(cfg, clean, p_val[y > 0])
+    clf.threshold = choice.threshold
+    curve = tradeoff_curve(clean, p_val[y > 0])
+    info = {
+        "temperature": clf.meta.temperature, "ece_before": ece_before,
+        "ece_after": expected_calibration_error(p_val, y), "rule": choice.rule, "threshold": choice.threshold,
+        "clean_rejection_rate": choice.rejection_rate, "val_recall": choice.recall,
+        "n_clean": choice.n_clean, "n_val": len(decided), "rejection_budget": cfg.rejection_budget,
+    }
+    clf.meta.calibration = info
+    return {"info": info, "curve": curve, "val_scores": p_val, "val_labels": y, "clean_scores": clean}

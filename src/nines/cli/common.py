@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -53,20 +52,16 @@ def user_errors(fn: F) -> F:
 
 def read_prompts(path: str) -> list[str]:
     """Prompts from a ``.txt`` file (one per line) or JSONL rows with a ``prompt`` field."""
+    from nines.data.io import iter_jsonl_rows
+
     p = Path(path)
     if not p.is_file():
         raise click.BadParameter(f"{p} does not exist", param_hint="--prompts")
     if p.suffix == ".txt":
         return [line.strip() for line in p.read_text().splitlines() if line.strip()]
     prompts = []
-    for i, line in enumerate(p.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise click.ClickException(f"{p}, line {i}: not valid JSON ({e.msg}); fix the line or remove it") from None
-        if not isinstance(row, dict) or not isinstance(row.get("prompt"), str):
+    for i, row in iter_jsonl_rows(p):  # raises DataError naming file and line for bad JSON
+        if not isinstance(row.get("prompt"), str):
             raise click.ClickException(f'{p}, line {i}, field "prompt": missing or not a string')
         prompts.append(row["prompt"])
     if not prompts:
@@ -87,11 +82,7 @@ def make_generator(spec: str, world_seed: int = 0) -> tuple[Any, Any]:
 
 
 def write_rows(rows: list[dict[str, Any]], path: str) -> None:
-    """Write JSONL atomically (temp file, then rename)."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp")
-    with tmp.open("w") as f:
-        for r in rows:
-            f.write(json.dumps(r, default=float) + "\n")
-    tmp.replace(p)
+    """Write JSONL atomically (see :func:`nines.data.io.write_jsonl_rows`)."""
+    from nines.data.io import write_jsonl_rows
+
+    write_jsonl_rows(rows, path)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import numpy as np
 
 from nines.cli.common import config_options, make_generator, read_prompts, resolve, user_errors, write_rows
 
@@ -58,11 +57,10 @@ def calibrate(clf_dir: str, data_path: str, clean_path: str | None, clean_n: int
     Example:
       nines calibrate --classifier runs/x/classifier --data val.jsonl rule=rejection_budget rejection_budget=0.05
     """
-    from nines.classify.calibrate import CalibrationConfig
+    from nines.classify.calibrate import CalibrationConfig, calibrate_classifier
     from nines.classify.encoder import EncoderClassifier
     from nines.config import save_config
     from nines.data.io import read_jsonl
-    from nines.pipeline.demo import calibrate_classifier
 
     cfg = resolve(CalibrationConfig, config_path, overrides)
     clf = EncoderClassifier.load(clf_dir)
@@ -114,7 +112,7 @@ def filter_cmd(clf_dir: str, spec: str, prompts_path: str | None, num_prompts: i
     clf = EncoderClassifier.load(clf_dir)
     results = filter_generate(gen, clf, prompts, cfg)
     rows = [{"prompt": r.prompt, "completion": r.completion, "accepted": r.accepted, "attempts": r.attempts,
-             "scores": r.scores, "rule": r.rule, "threshold_used": r.threshold_used,
+             "score": r.score, "scores": r.scores, "rule": r.rule, "threshold_used": r.threshold_used,
              "metadata": r.completion_meta} for r in results]
     write_rows(rows, output)
     st = rejection_stats(results)
@@ -122,4 +120,4 @@ def filter_cmd(clf_dir: str, spec: str, prompts_path: str | None, num_prompts: i
                f"{st.mean_attempts:.2f} samples per prompt -> {output}")
     if world is not None:
         bad = sum(1 for r in results if r.completion is not None and r.completion_meta.get("injurious"))
-        click.echo(f"oracle: {bad} injurious completions returned (mean score {np.mean([r.scores[-1] for r in results]):.3g})")
+        click.echo(f"oracle (StoryWorld's exact label): {bad} injurious completions returned")

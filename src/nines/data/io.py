@@ -269,12 +269,22 @@ def write_jsonl(snippets: Iterable[Snippet], path: str | os.PathLike[str]) -> No
         DataError: a snippet's metadata is not JSON-serialisable (nothing is written).
     """
     dest = Path(path)
+    _write_lines_atomically((_dump_line(s, dest, i) for i, s in enumerate(snippets)), dest)
+
+
+def write_jsonl_rows(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike[str]) -> None:
+    """Write plain JSON objects (scored rows, filter results) as JSONL, atomically like :func:`write_jsonl`."""
+    _write_lines_atomically((json.dumps(r, ensure_ascii=False, default=float) for r in rows), Path(path))
+
+
+def _write_lines_atomically(lines: Iterable[str], dest: Path) -> None:
+    # Temp file in the same folder, fsync, then rename: readers see the old file or the new one.
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            for i, snippet in enumerate(snippets):
-                fh.write(_dump_line(snippet, dest, i) + "\n")
+            for line in lines:
+                fh.write(line + "\n")
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp_name, dest)

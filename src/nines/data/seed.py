@@ -24,21 +24,15 @@ from importlib import resources
 from typing import Any
 
 from nines.data.record import Label, Snippet
+from nines.storyworld.families import INJURIOUS_OUTCOMES as _WORLD_INJURIOUS
+from nines.storyworld.families import OUTCOMES as _WORLD_OUTCOMES
 
-#: Outcome kinds whose completions are injurious.
-INJURIOUS_OUTCOMES: tuple[str, ...] = ("explicit_injury", "death", "indirect_injury", "worsened_injury")
+#: Outcome kinds whose completions are injurious: the same vocabulary as StoryWorld's.
+INJURIOUS_OUTCOMES: tuple[str, ...] = tuple(o for o in _WORLD_OUTCOMES if o in _WORLD_INJURIOUS)
 
-#: Outcome kinds whose completions are safe (many of them hard negatives).
-SAFE_OUTCOMES: tuple[str, ...] = (
-    "near_miss",
-    "object_damage",
-    "metaphor",
-    "hurt_feelings",
-    "sickness",
-    "past_injury",
-    "threat",
-    "neutral",
-)
+#: Outcome kinds whose completions are safe (many of them hard negatives). The seed set adds
+#: ``threat`` (intent without the injury happening), which StoryWorld does not generate.
+SAFE_OUTCOMES: tuple[str, ...] = tuple(o for o in _WORLD_OUTCOMES if o not in _WORLD_INJURIOUS) + ("threat",)
 
 OUTCOMES: tuple[str, ...] = INJURIOUS_OUTCOMES + SAFE_OUTCOMES
 

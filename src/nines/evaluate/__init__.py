@@ -1,5 +1,4 @@
-"""Failure rates with exact bounds, the evaluation run and its HTML report."""
+"""The StoryWorld evaluation of a filter, its measurement sections and the HTML report.
 
-from nines.evaluate.bounds import Interval, binomial_interval, clopper_pearson, nines_line
-
-__all__ = ["Interval", "binomial_interval", "clopper_pearson", "nines_line"]
+The estimators themselves live in :mod:`nines.stats`.
+"""

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from nines.evaluate import plots
-from nines.evaluate.bounds import Interval, nines_line
+from nines.stats.binomial import Interval, nines_line
 
 _CSS = """
 body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222}

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from nines.classify.base import Classifier
-from nines.evaluate.bounds import Interval, Method, binomial_interval
 from nines.filter import FilterConfig, filter_generate, rejection_stats
+from nines.stats.binomial import Interval, Method, binomial_interval
 
 
 @dataclass
@@ -96,7 +96,7 @@ def evaluate_condition(
         attempts_per_accepted=stats.attempts_per_accepted, mean_attempts=stats.mean_attempts,
         quality_unfiltered=float(np.mean(batch.quality)), quality_filtered=q_filtered,
         filtered_failure_examples=[
-            {"prompt": r.prompt, "completion": r.completion, "score": r.scores[-1] if r.scores else None,
+            {"prompt": r.prompt, "completion": r.completion, "score": r.score,
              "outcome": r.completion_meta.get("outcome"), "family": r.completion_meta.get("family"),
              "scene_id": r.completion_meta.get("scene_id")}
             for r in failures[:200]

@@ -44,6 +44,7 @@ class FilterResult:
         logprob: the returned completion's log-probability, ``None`` when refused or unknown.
         base_threshold: the threshold before any tightening (the first sample's threshold).
         rounds: sampling rounds this prompt took part in.
+        score: the returned completion's score (``None`` when refused).
         run_id: identifies the :func:`filter_generate` call, so :func:`rejection_stats` can count
             calls correctly over results concatenated from several runs. Not compared by ``==``.
     """
@@ -59,6 +60,7 @@ class FilterResult:
     logprob: float | None
     base_threshold: float = math.nan
     rounds: int = 0
+    score: float | None = None
     run_id: str = field(default="", compare=False)
 
 
@@ -168,7 +170,7 @@ def _iter_rounds(
                     prompt=prompts[p.index], completion=c.text, accepted=True, attempts=len(p.scores),
                     scores=list(p.scores), rule="accepted", threshold_used=thr,
                     completion_meta=dict(c.meta), logprob=c.logprob, base_threshold=base,
-                    rounds=p.rounds, run_id=run_id,
+                    rounds=p.rounds, score=float(scores[j]), run_id=run_id,
                 )
                 resolved.append(p.index)
                 continue
@@ -192,7 +194,7 @@ def _fallback(p: _Pending, prompt: str, cfg: FilterConfig, base: float, run_id: 
         return FilterResult(
             prompt=prompt, completion=c.text, accepted=False, attempts=len(p.scores), scores=list(p.scores),
             rule="fallback_safest", threshold_used=p.threshold, completion_meta=dict(c.meta),
-            logprob=c.logprob, base_threshold=base, rounds=p.rounds, run_id=run_id,
+            logprob=c.logprob, base_threshold=base, rounds=p.rounds, score=p.scores[i], run_id=run_id,
         )
     # Refusing is also the answer when every score was NaN: no completion is known to be safest.
     return FilterResult(

@@ -81,9 +81,8 @@ def enriched_storyworld(world: Any, n: int, share: float, seed: int, families: S
     if len(inj) < n_pos:
         raise ValueError(f"only {len(inj)} injurious snippets in {draw} draws; lower data.n_train or "
                          "raise data.injurious_share's source distribution")
-    snippets = batch.to_snippets(source="storyworld", labeller="oracle", split=split)
     keep = np.sort(np.concatenate([inj, safe]))
-    return [snippets[i] for i in keep]
+    return batch.take(keep).to_snippets(source="storyworld", labeller="oracle", split=split)
 
 
 def relabel(snippets: list[Snippet], labeller: Any, name: str) -> list[Snippet]:

@@ -11,21 +11,14 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 
-from nines.classify.calibrate import (
-    CalibrationConfig,
-    choose_threshold,
-    expected_calibration_error,
-    fit_temperature,
-    tradeoff_curve,
-)
-from nines.classify.encoder import EncoderClassifier
+from nines.classify.calibrate import CalibrationConfig, calibrate_classifier
 from nines.classify.train import TrainConfig, train_classifier
 from nines.config import save_config, to_dict
-from nines.evaluate.bounds import binomial_interval, nines_line
 from nines.evaluate.measure import MeasureConfig, run_measurements
 from nines.evaluate.storyworld_eval import EvalConfig, evaluate_condition
 from nines.filter import FilterConfig
 from nines.pipeline.data import DataConfig, RunData, build_run_data
+from nines.stats.binomial import binomial_interval, nines_line
 
 #: ``nines demo --quick``: small enough to check an install in a few minutes.
 QUICK_OVERRIDES: tuple[str, ...] = (
@@ -67,30 +60,6 @@ def _store_data(out: Path, data: RunData) -> None:
     write_jsonl(data.train, out / "data" / "train.jsonl")
     write_jsonl(data.val, out / "data" / "val.jsonl")
     write_jsonl(data.seed_test, out / "data" / "seed_test.jsonl")
-
-
-def calibrate_classifier(clf: EncoderClassifier, val: list[Any], clean_prompts: list[str],
-                         clean_completions: list[str], cfg: CalibrationConfig) -> dict[str, Any]:
-    """Fit the temperature on ``val``, then set the threshold from clean first samples by ``cfg.rule``."""
-    decided = [s for s in val if s.is_injurious is not None]
-    y = np.array([s.is_injurious for s in decided], dtype=float)
-    z = clf.logits([s.prompt for s in decided], [s.completion for s in decided], progress=True)
-    ece_before = expected_calibration_error(1 / (1 + np.exp(-z)), y)
-    if cfg.fit_temperature:
-        clf.meta.temperature = fit_temperature(z, y)
-    p_val = 1 / (1 + np.exp(-z / clf.meta.temperature))
-    clean = clf.score(clean_prompts, clean_completions, progress=True)
-    choice = choose_threshold(cfg, clean, p_val[y > 0])
-    clf.threshold = choice.threshold
-    curve = tradeoff_curve(clean, p_val[y > 0])
-    info = {
-        "temperature": clf.meta.temperature, "ece_before": ece_before,
-        "ece_after": expected_calibration_error(p_val, y), "rule": choice.rule, "threshold": choice.threshold,
-        "clean_rejection_rate": choice.rejection_rate, "val_recall": choice.recall,
-        "n_clean": choice.n_clean, "n_val": len(decided), "rejection_budget": cfg.rejection_budget,
-    }
-    clf.meta.calibration = info
-    return {"info": info, "curve": curve, "val_scores": p_val, "val_labels": y, "clean_scores": clean}
 
 
 def run_demo(cfg: DemoConfig, progress: bool = True, console: Console | None = None,

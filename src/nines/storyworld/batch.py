@@ -58,6 +58,16 @@ class StoryBatch:
     def __len__(self) -> int:
         return len(self.prompts)
 
+    def take(self, indices: np.ndarray | list[int]) -> StoryBatch:
+        """The rows at ``indices`` (in that order), as a new batch."""
+        idx = np.asarray(indices, dtype=np.int64)
+        cols = {f: getattr(self, f)[idx] for f in (
+            "injurious", "outcome", "family", "quality", "coherent", "scene_id", "p_injurious",
+            "victim_kind", "victim_sentient", "logprob")}
+        rows = idx.tolist()
+        return StoryBatch(prompts=[self.prompts[i] for i in rows], completions=[self.completions[i] for i in rows],
+                          family_table=self.family_table, kind_table=self.kind_table, **cols)
+
     @property
     def outcome_names(self) -> list[str]:
         """Outcome names per pair (``OUTCOMES[code]``)."""
