@@ -105,7 +105,7 @@ def demo(output: str | None, quick: bool, al_path: str | None, config_path: str 
          overrides: tuple[str, ...]) -> None:
     """The whole loop on embedded defaults: generate, label, train, calibrate, filter, evaluate.
 
-    Writes the classifier, data, summary.json and report.html to runs/demo (about 15 minutes on 2 CPU cores).
+    Writes the classifier, data, summary.json and report.html to runs/demo (about 10 minutes on 2 CPU cores).
 
     \b
     Example:
