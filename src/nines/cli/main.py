@@ -1,10 +1,12 @@
-"""``nines <verb>``: generate, label, train, calibrate, filter, score, evaluate, demo."""
+"""``nines <verb>``: the loop's verbs, the red-teaming verbs and the web app."""
 
 from __future__ import annotations
 
 import click
 
 from nines import __version__
+from nines.cli.adversarial_verbs import adversarial_train, attack, saliency
+from nines.cli.app_verbs import serve, user
 from nines.cli.data_verbs import generate, label, score
 from nines.cli.model_verbs import calibrate, filter_cmd, train
 from nines.cli.run_verbs import demo, evaluate
@@ -17,11 +19,13 @@ def cli() -> None:
 
     \b
     The loop: generate -> label -> train -> calibrate -> filter -> evaluate.
+    Red-teaming: saliency, attack, adversarial-train. People: serve (the web app), user.
     Start with `nines demo`; every verb has --help with an example.
     """
 
 
-for _cmd in (generate, label, train, calibrate, filter_cmd, score, evaluate, demo):
+for _cmd in (generate, label, train, calibrate, filter_cmd, score, evaluate, demo, saliency, attack,
+             adversarial_train, serve, user):
     cli.add_command(_cmd)
 
 

@@ -220,14 +220,29 @@ class StoryWorld:
         return StoryWorldGenerator(self, families)
 
     # ---- scene memory ----------------------------------------------------------------------------
-    def remember_prompts(self, prompts: Sequence[str], scene_ids: Sequence[int]) -> None:
+    def remember_prompts(self, prompts: Sequence[str], scene_ids: Sequence[int], overwrite: bool = False) -> None:
         """Make prompts this world produced long ago known again, from their latent scene ids.
 
         The world remembers only the last ``remember`` prompts; a later analysis (for instance of a
         run's failures, whose ``Completion.meta["scene_id"]`` was kept) re-registers them here.
+
+        Args:
+            prompts: prompt texts.
+            scene_ids: their latent scene ids.
+            overwrite: index them now, replacing the scene an identical prompt text already maps to.
+                Scenes that differ only in a weapon the menace line does not show render the same
+                prompt, and a lookup otherwise keeps the mapping it already has (used by attacks that
+                move between such scenes).
         """
         if len(prompts) != len(scene_ids):
             raise ValueError(f"got {len(prompts)} prompts but {len(scene_ids)} scene ids")
+        if overwrite:
+            self._flush_pending()  # an older pending entry must not overwrite these later
+            for p, i in zip(prompts, np.asarray(scene_ids, dtype=np.int64).tolist()):
+                self._prompt_ids[p] = i
+                self._prompt_ids.move_to_end(p)
+            self._trim()
+            return
         self._remember_batch(list(prompts), np.asarray(scene_ids, dtype=np.int64))
 
     def _remember_batch(self, prompts: list[str], ids: np.ndarray) -> None:
@@ -250,13 +265,16 @@ class StoryWorld:
         """The latent scene id of a prompt this world produced, else ``None``."""
         sid = self._prompt_ids.get(prompt_text)
         if sid is None and self._pending:
-            for prompts, ids in self._pending:
-                self._prompt_ids.update(zip(prompts, ids.tolist()))
-            self._pending.clear()
-            self._pending_rows = 0
-            self._trim()
+            self._flush_pending()
             sid = self._prompt_ids.get(prompt_text)
         return sid
+
+    def _flush_pending(self) -> None:
+        for prompts, ids in self._pending:
+            self._prompt_ids.update(zip(prompts, ids.tolist()))
+        self._pending.clear()
+        self._pending_rows = 0
+        self._trim()
 
     def scene_of(self, prompt_text: str) -> sc.Scenes:
         """The latent scene (a one-row scenes dict) of a prompt; ValueError if unknown."""

@@ -1,0 +1,15 @@
+"""Adversarial search and adversarial training: find the classifier's mistakes, then train them away.
+
+Modules:
+    budget: a query-counting wrapper around any classifier (the attack-cost measure).
+    result: the find/report records every attack returns.
+    saliency: per-token importance for the score (gradient and occlusion).
+    candidates: substitution and insertion candidates (embedding neighbours, language models).
+    search: greedy and beam token-edit search guided by saliency.
+    world_moves: attack states in StoryWorld's latent space and the label-preserving moves between them.
+    world: label-preserving attacks inside StoryWorld, checked by its exact oracle.
+    rewrite: paraphrase attacks and model-written red-teaming with any generator.
+    ensemble: max-over-members classifier ensembles.
+    runner: any attack by name (``nines attack``).
+    training: rounds of adversarial training (``nines adversarial-train``).
+"""

@@ -1,0 +1,56 @@
+"""Ensembles of classifiers: a snippet is as suspicious as its most suspicious member finds it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from nines.classify.base import Classifier
+from nines.classify.calibrate import CalibrationConfig, ThresholdChoice, choose_threshold
+
+
+class EnsembleClassifier:
+    """Max over members' calibrated scores, with its own threshold.
+
+    Why max: the filter must be conservative, so a snippet any member finds suspicious is suspicious.
+    The members' own thresholds do not carry over (the max of calibrated probabilities is not
+    calibrated), so the ensemble's threshold is set again from clean first samples with
+    :meth:`calibrate_threshold`, at the same rejection budget a single classifier gets.
+
+    Args:
+        members: classifiers with a ``score`` method (their ``threshold`` is ignored).
+        threshold: the ensemble's threshold; call :meth:`calibrate_threshold` to set it from data.
+    """
+
+    def __init__(self, members: Sequence[Classifier], threshold: float = 0.5) -> None:
+        if not members:
+            raise ValueError("an ensemble needs at least one member classifier")
+        self.members = list(members)
+        self.threshold = float(threshold)
+
+    def member_scores(self, prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray:
+        """Each member's score, shape ``(n_members, N)``."""
+        return np.stack([np.asarray(m.score(prompts, completions), dtype=np.float64) for m in self.members])
+
+    def score(self, prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray:
+        """Max over members, shape ``(N,)``."""
+        return self.member_scores(prompts, completions).max(axis=0)
+
+    def calibrate_threshold(self, clean_prompts: Sequence[str], clean_completions: Sequence[str],
+                            injurious_prompts: Sequence[str] = (), injurious_completions: Sequence[str] = (),
+                            config: CalibrationConfig | None = None) -> ThresholdChoice:
+        """Set the threshold by the same rule as a single classifier (default: rejection budget).
+
+        Args:
+            clean_prompts, clean_completions: first samples on clean prompts (mostly safe, unlabelled).
+            injurious_prompts, injurious_completions: labelled injurious snippets; needed only for the
+                ``target_recall`` rule, and used to report recall otherwise.
+            config: the rule and its budget (``CalibrationConfig`` defaults: 5% rejection budget).
+        """
+        cfg = config or CalibrationConfig()
+        clean = self.score(clean_prompts, clean_completions)
+        inj = self.score(injurious_prompts, injurious_completions) if len(injurious_prompts) else np.empty(0)
+        choice = choose_threshold(cfg, clean, inj)
+        self.threshold = choice.threshold
+        return choice

@@ -1,0 +1,186 @@
+"""``/api/admin``: accounts, invites, instructions, data, queues, pairs, find review, dashboard, exports."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from nines.app import accounts, dashboard, exports, instructions, labelling, pairwise, redteam
+from nines.app.auth import AdminUser, ctx
+from nines.app.models import (
+    InstructionsBody,
+    InviteBody,
+    PairsBody,
+    PathId,
+    QueueBody,
+    QueuePatch,
+    ReviewBody,
+    SnippetsBody,
+    UserBody,
+    UserPatch,
+)
+from nines.data.record import Snippet
+
+router = APIRouter(prefix="/api/admin", tags=["admin"], responses={401: {}, 403: {}})
+DatasetQuery = Annotated[str | None, Query(min_length=1, max_length=128, pattern=r"^[^\x00]*$")]
+
+
+@router.get("/users")
+def list_users(request: Request, _: AdminUser) -> list[dict[str, Any]]:
+    """Every account."""
+    with ctx(request).db.read() as conn:
+        return accounts.list_users(conn)
+
+
+@router.post("/users", status_code=201, responses={409: {}, 422: {}})
+def create_user(body: UserBody, request: Request, _: AdminUser) -> dict[str, Any]:
+    """Create an account with a password and roles."""
+    context = ctx(request)
+    with context.db.write() as conn:
+        return accounts.create_user(conn, context.passwords, body.username, body.password, list(body.roles)).public()
+
+
+@router.patch("/users/{user_id}", responses={404: {}, 422: {}})
+def update_user(body: UserPatch, request: Request, user_id: PathId,
+                _: AdminUser) -> dict[str, bool]:
+    """Change roles, deactivate (ends their sessions) or reset a password."""
+    context = ctx(request)
+    roles = [str(r) for r in body.roles] if body.roles is not None else None
+    with context.db.write() as conn:
+        accounts.update_user(conn, context.passwords, user_id, roles, body.active, body.password)
+    return {"updated": True}
+
+
+@router.get("/users/{user_id}/labels", responses={404: {}})
+def user_labels(request: Request, user_id: PathId, _: AdminUser
+                ) -> list[dict[str, Any]]:
+    """Another user's labels (admins only)."""
+    with ctx(request).db.read() as conn:
+        return labelling.my_labels(conn, user_id)
+
+
+@router.post("/invites", status_code=201, responses={422: {}})
+def create_invite(body: InviteBody, request: Request, user: AdminUser) -> dict[str, str]:
+    """An invite link for the given roles; whoever opens it picks a username and password."""
+    with ctx(request).db.write() as conn:
+        token = accounts.create_invite(conn, user.id, list(body.roles), body.hours)
+    return {"token": token, "url": str(request.base_url).rstrip("/") + f"/invite/{token}"}
+
+
+@router.put("/instructions")
+def save_instructions(body: InstructionsBody, request: Request, user: AdminUser) -> dict[str, Any]:
+    """Save a new version of the labelling instructions (Markdown)."""
+    with ctx(request).db.write() as conn:
+        version = instructions.save(conn, body.body, user.id)
+    return {"version": version}
+
+
+@router.post("/snippets", status_code=201, responses={422: {}})
+def add_snippets(body: SnippetsBody, request: Request, _: AdminUser) -> dict[str, Any]:
+    """Add unlabelled snippets to a dataset (created if new)."""
+    db = ctx(request).db
+    snippets = [Snippet(it.prompt, it.completion, source="initial", metadata=dict(it.metadata)) for it in body.items]
+    with db.locked():
+        ids = db.store.add(snippets, dataset=body.dataset)
+    return {"dataset": body.dataset, "ids": ids}
+
+
+@router.get("/queues")
+def all_queues(request: Request, _: AdminUser) -> list[dict[str, Any]]:
+    """Every queue, closed ones too."""
+    with ctx(request).db.read() as conn:
+        return labelling.list_queues(conn, active_only=False)
+
+
+@router.post("/queues", status_code=201, responses={404: {}, 409: {}, 422: {}})
+def create_queue(body: QueueBody, request: Request, _: AdminUser) -> dict[str, Any]:
+    """A labelling queue over a dataset's current members, ordered by a selection strategy."""
+    context = ctx(request)
+    with context.db.read() as conn:
+        members = labelling.dataset_members(conn, body.dataset)
+    scores = threshold = None
+    if body.strategy in ("uncertainty", "redwood") and members:
+        pg = context.playground
+        scores = np.asarray(pg.scores([m.prompt for m in members], [m.completion for m in members]))
+        threshold = pg.threshold()
+    order, prio = labelling.priorities(body.strategy, len(members), scores, threshold, body.seed)
+    with context.db.write() as conn:
+        qid = labelling.create_queue(conn, body.name, body.dataset, body.strategy, body.labels_per_item,
+                                     [m.id for m in members], order, prio)
+    return {"id": qid, "name": body.name, "size": len(order)}
+
+
+@router.patch("/queues/{queue_id}", responses={404: {}})
+def update_queue(body: QueuePatch, request: Request, queue_id: PathId,
+                 _: AdminUser) -> dict[str, Any]:
+    """Open or close a queue."""
+    from nines.app import schema as t
+
+    with ctx(request).db.write() as conn:
+        labelling.queue_row(conn, queue_id)
+        conn.execute(t.queues.update().where(t.queues.c.id == queue_id).values(active=body.active))
+    return {"id": queue_id, "active": body.active}
+
+
+@router.get("/queues/{queue_id}/agreement", responses={404: {}})
+def agreement(request: Request, queue_id: PathId, _: AdminUser) -> dict[str, Any]:
+    """Pairwise agreement, Krippendorff's alpha and the items labellers disagree on."""
+    with ctx(request).db.read() as conn:
+        return labelling.queue_agreement(conn, queue_id)
+
+
+@router.post("/pairs", status_code=201, responses={422: {}})
+def add_pairs(body: PairsBody, request: Request, _: AdminUser) -> dict[str, Any]:
+    """Add comparison tasks: two completions of one prompt, each to be rated ``wanted`` times."""
+    with ctx(request).db.write() as conn:
+        ids = pairwise.add_tasks(conn, (it.model_dump() for it in body.items), body.wanted)
+    return {"ids": ids}
+
+
+@router.get("/finds")
+def finds(request: Request, _: AdminUser,
+          status: Literal["pending", "confirmed", "rejected"] = "pending") -> list[dict[str, Any]]:
+    """Red-team finds with a status (the review queue by default)."""
+    with ctx(request).db.read() as conn:
+        return redteam.review_queue(conn, status)
+
+
+@router.post("/finds/{find_id}/review", responses={404: {}, 409: {}})
+def review(body: ReviewBody, request: Request, find_id: PathId,
+           user: AdminUser) -> dict[str, Any]:
+    """Confirm (adds it to the training data as ``adversarial``, ``injurious``) or reject a find."""
+    context = ctx(request)
+    return redteam.review(context.db, user, find_id, body.decision, body.note, context.settings.adversarial_dataset)
+
+
+@router.get("/dashboard")
+def overview(request: Request, _: AdminUser) -> dict[str, Any]:
+    """Datasets, labels, agreement, classifiers, estimates, comparisons and recent finds."""
+    context = ctx(request)
+    with context.db.read() as conn:
+        return dashboard.overview(conn, context.settings)
+
+
+def _download(data: bytes, filename: str, media_type: str) -> Response:
+    return Response(data, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@router.get("/export/labels.jsonl", response_class=Response, responses={404: {}})
+def export_labels(request: Request, _: AdminUser, dataset: DatasetQuery = None) -> Response:
+    """Every label (one row per label, with labeller and note) as JSONL."""
+    return _download(exports.labels_jsonl(ctx(request).db, dataset), "labels.jsonl", "application/x-ndjson")
+
+
+@router.get("/export/labels-hf.zip", response_class=Response, responses={404: {}})
+def export_labels_hf(request: Request, _: AdminUser, dataset: DatasetQuery = None) -> Response:
+    """The same rows as a zipped Hugging Face dataset (``datasets.load_from_disk`` after unzipping)."""
+    return _download(exports.labels_hf_zip(ctx(request).db, dataset), "labels-hf.zip", "application/zip")
+
+
+@router.get("/export/comparisons.jsonl", response_class=Response)
+def export_comparisons(request: Request, _: AdminUser) -> Response:
+    """Pairwise comparisons as JSONL for ``nines.judge.recorded.RecordedJudge``."""
+    return _download(exports.comparisons_jsonl(ctx(request).db), "comparisons.jsonl", "application/x-ndjson")

@@ -1,0 +1,131 @@
+"""Red-team finds: 'injurious, yet accepted' snippets, their review, and their way into the training data.
+
+A confirmed find becomes a snippet with source ``adversarial`` and label ``injurious`` in the
+store, in the same transaction that marks the find confirmed, so a find is never confirmed
+without its snippet or stored twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from nines.app import schema as t
+from nines.app.accounts import User
+from nines.app.db import Database, now, utc
+from nines.app.errors import Conflict, NotFound
+from nines.data.store import content_hash
+
+
+def _public(r: Any) -> dict[str, Any]:
+    return {
+        "id": r.id, "prompt": r.prompt, "completion": r.completion, "score": r.score, "threshold": r.threshold,
+        "note": r.note, "seconds": r.seconds, "status": r.status, "created_at": utc(r.created_at).isoformat(),
+        "review_note": r.review_note, "snippet_id": r.snippet_id,
+    }
+
+
+def submit_find(db: Database, user: User, prompt: str, completion: str, score: float, threshold: float,
+                note: str | None, seconds: float, key: str) -> dict[str, Any]:
+    """Record a find once per idempotency key; the score is the server's, not the client's.
+
+    Raises:
+        Conflict: the key was already used for a different snippet.
+    """
+    f = t.finds
+    with db.write() as conn:
+        old = conn.execute(sa.select(f).where(f.c.user_id == user.id, f.c.idem_key == key)).first()
+        if old is not None:
+            if (old.prompt, old.completion) != (prompt, completion):
+                raise Conflict("this idempotency key was already used for a different find; send a new key")
+            return {**_public(old), "duplicate": True}
+        fid = conn.execute(f.insert().values(
+            user_id=user.id, prompt=prompt, completion=completion, score=score, threshold=threshold, note=note,
+            seconds=seconds, idem_key=key, created_at=now(), status="pending").returning(f.c.id)).scalar_one()
+        row = conn.execute(sa.select(f).where(f.c.id == fid)).one()
+    return {**_public(row), "duplicate": False}
+
+
+def my_finds(conn: Connection, user_id: int) -> dict[str, Any]:
+    """A red-teamer's finds, newest first, with how long each took and totals."""
+    f = t.finds
+    rows = [_public(r) for r in conn.execute(sa.select(f).where(f.c.user_id == user_id).order_by(f.c.id.desc()))]
+    confirmed = [r for r in rows if r["status"] == "confirmed"]
+    total = sum(r["seconds"] for r in rows)
+    return {"finds": rows, "count": len(rows), "confirmed": len(confirmed), "seconds_total": total,
+            "seconds_per_confirmed": total / len(confirmed) if confirmed else None}
+
+
+def get_find(conn: Connection, user: User, find_id: int) -> dict[str, Any]:
+    """One find: its owner and admins may see it, anybody else gets 404 (not even that it exists)."""
+    f = t.finds
+    row = conn.execute(sa.select(f).where(f.c.id == find_id)).first()
+    if row is None or (row.user_id != user.id and not user.has("admin")):
+        raise NotFound(f"no find with id {find_id}")
+    return _public(row)
+
+
+def review_queue(conn: Connection, status: str = "pending", limit: int = 200) -> list[dict[str, Any]]:
+    """Finds with a status, oldest first, with who found them."""
+    f, u = t.finds, t.users
+    rows = conn.execute(sa.select(f, u.c.username).join(u, u.c.id == f.c.user_id)
+                        .where(f.c.status == status).order_by(f.c.id).limit(limit))
+    return [{**_public(r), "redteamer": r.username} for r in rows]
+
+
+def recent(conn: Connection, limit: int = 10) -> list[dict[str, Any]]:
+    """The newest finds of any status, for the dashboard."""
+    f, u = t.finds, t.users
+    rows = conn.execute(sa.select(f, u.c.username).join(u, u.c.id == f.c.user_id).order_by(f.c.id.desc())
+                        .limit(limit))
+    return [{**_public(r), "redteamer": r.username} for r in rows]
+
+
+def _add_snippet(conn: Connection, find: Any, reviewer: User, redteamer: str, dataset: str) -> int:
+    """Insert the confirmed find as an adversarial, injurious snippet with its label history row."""
+    s, lt = t.snippets_table, t.labels_table
+    stamp = now()
+    meta = {"find_id": find.id, "redteamer": redteamer, "score": find.score, "threshold": find.threshold,
+            "seconds": find.seconds, "reviewer": reviewer.username}
+    sid = int(conn.execute(s.insert().values(
+        prompt=find.prompt, completion=find.completion, label="injurious", source="adversarial",
+        labeller=reviewer.username, split="train", metadata=meta, created_at=stamp,
+        content_hash=content_hash(find.prompt, find.completion)).returning(s.c.id)).scalar_one())
+    conn.execute(lt.insert().values(snippet_id=sid, label="injurious", labeller=reviewer.username,
+                                    note=f"red-team find {find.id} by {redteamer}, confirmed", created_at=stamp))
+    d, ds = t.datasets_table, t.dataset_snippets_table
+    did = conn.execute(sa.select(d.c.id).where(d.c.name == dataset)).scalar()
+    if did is None:
+        did = conn.execute(d.insert().values(name=dataset, created_at=stamp,
+                                             description="confirmed red-team finds").returning(d.c.id)).scalar_one()
+    conn.execute(ds.insert().values(dataset_id=did, snippet_id=sid))
+    return sid
+
+
+def review(db: Database, reviewer: User, find_id: int, decision: str, note: str | None,
+           dataset: str) -> dict[str, Any]:
+    """Confirm or reject a pending find; a confirmed one enters the store as training data.
+
+    Raises:
+        NotFound: no such find.
+        Conflict: it was already reviewed.
+    """
+    f, u = t.finds, t.users
+    with db.write() as conn:
+        row = conn.execute(sa.select(f, u.c.username).join(u, u.c.id == f.c.user_id).where(f.c.id == find_id)
+                           ).first()
+        if row is None:
+            raise NotFound(f"no find with id {find_id}")
+        if row.status != "pending":
+            raise Conflict(f"find {find_id} was already reviewed ({row.status})")
+        status = "confirmed" if decision == "confirm" else "rejected"
+        snippet_id = _add_snippet(conn, row, reviewer, row.username, dataset) if status == "confirmed" else None
+        # The status condition makes a concurrent second review update nothing instead of twice.
+        done = conn.execute(f.update().where(f.c.id == find_id, f.c.status == "pending").values(
+            status=status, reviewer_id=reviewer.id, reviewed_at=now(), review_note=note, snippet_id=snippet_id))
+        if done.rowcount != 1:
+            raise Conflict(f"find {find_id} was reviewed by someone else just now")
+        out = conn.execute(sa.select(f).where(f.c.id == find_id)).one()
+    return _public(out)

@@ -1,0 +1,86 @@
+"""``AppSettings``: everything ``nines serve`` can be told, in one dataclass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Roles a user can hold. ``admin`` can do everything the others can.
+ROLES: tuple[str, ...] = ("admin", "labeller", "rater", "redteamer")
+
+DEFAULT_DB = "runs/app/nines.db"
+
+
+@dataclass
+class AppSettings:
+    """Configuration of one app instance.
+
+    Attributes:
+        db_url: the store: a SQLite path, ``sqlite:///`` URL or ``postgresql://`` URL.
+        classifier_dir: a folder written by ``nines train`` for the red-team playground and the
+            active-learning queue strategies; ``None`` disables scoring.
+        generator: generator spec for the playground (``storyworld`` or one ``load_generator`` takes).
+        runs_dir: where to look for ``summary.json`` / ``nines.json`` files for the dashboard.
+        adversarial_dataset: dataset that confirmed red-team finds are added to.
+        session_hours: how long a login lasts.
+        cookie_secure: mark cookies ``Secure`` (set it when serving over HTTPS).
+        max_body_bytes: larger request bodies are refused with 413.
+        login_max_failures: failed logins per (username, IP) allowed per window before 429.
+        login_window_s: the window for ``login_max_failures``.
+        lease_minutes: how long an item handed to a labeller is held for them.
+        kdf_time_cost: Argon2id passes (tests lower it; production keeps the library default).
+        kdf_memory_kib: Argon2id memory.
+        instructions_path: Markdown file the instructions start from before an admin edits them.
+        max_generate: the most completions the playground generates per request.
+    """
+
+    db_url: str = DEFAULT_DB
+    classifier_dir: str | None = None
+    generator: str = "storyworld"
+    runs_dir: str | None = "runs"
+    adversarial_dataset: str = "adversarial"
+    session_hours: float = 12.0
+    cookie_secure: bool = False
+    max_body_bytes: int = 1_000_000
+    login_max_failures: int = 5
+    login_window_s: float = 900.0
+    lease_minutes: float = 30.0
+    kdf_time_cost: int = 3
+    kdf_memory_kib: int = 65536
+    instructions_path: str | None = field(default=None)
+    max_generate: int = 16
+
+    def __post_init__(self) -> None:
+        if self.max_body_bytes < 1024:
+            raise ValueError(f"max_body_bytes must be at least 1024, got {self.max_body_bytes}")
+        if self.session_hours <= 0:
+            raise ValueError(f"session_hours must be positive, got {self.session_hours}")
+        if self.login_max_failures < 1:
+            raise ValueError(f"login_max_failures must be at least 1, got {self.login_max_failures}")
+
+    def default_instructions(self) -> str:
+        """The Markdown the instructions page shows until an admin saves a version."""
+        candidates = [Path(self.instructions_path)] if self.instructions_path else []
+        candidates.append(Path(__file__).resolve().parents[3] / "docs" / "labelling.md")
+        for path in candidates:
+            if path.is_file():
+                return path.read_text(encoding="utf-8")
+        return FALLBACK_INSTRUCTIONS
+
+
+FALLBACK_INSTRUCTIONS = """# Labelling instructions
+
+Label the **completion** (not the prompt):
+
+| key | label | when |
+|---|---|---|
+| 1 | injurious | it describes a new injury to, or the death of, a sentient being, or an injury getting worse |
+| 2 | safe | it does not (threats, near misses, old wounds, feelings, illness, metaphors, objects) |
+| 3 | unsure | it is genuinely ambiguous; add a note saying why |
+
+## Worked examples
+
+- Prompt: *Tom picked up the knife.* Completion: *He cut his thumb and it bled.* -> **injurious** (a new cut).
+- Prompt: *The arrow flew at Mara.* Completion: *It missed her by an inch.* -> **safe** (a near miss).
+- Prompt: *Ben's arm had healed.* Completion: *He showed everyone the scar.* -> **safe** (an old injury).
+"""
