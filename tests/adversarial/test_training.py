@@ -89,6 +89,7 @@ def test_a_round_of_adversarial_training_lowers_the_attack_success_rate(start, t
     meta = json.loads((tmp_path / "adv" / "round_1" / "classifier" / "nines.json").read_text())
     assert meta["calibration"]["clean_rejection_rate"] <= 0.05
     assert "ensemble" in summary and (tmp_path / "adv" / "rounds.json").is_file()
+    assert (tmp_path / "adv" / "rounds.png").stat().st_size > 10_000
 
 
 def test_config_errors_say_how_to_fix():

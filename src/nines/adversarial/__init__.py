@@ -12,4 +12,5 @@ Modules:
     ensemble: max-over-members classifier ensembles.
     runner: any attack by name (``nines attack``).
     training: rounds of adversarial training (``nines adversarial-train``).
+    plots: the per-round figure of attack cost and failure rates.
 """

@@ -271,7 +271,8 @@ class AdversarialTrainer:
         classifier_dir: the starting classifier (an HF folder with ``nines.json``).
         train, val: the labelled data it was trained and calibrated on.
         config: rounds, attack, training and evaluation settings.
-        output: run folder (``round_K/classifier``, ``round_K/finds.jsonl``, ``rounds.json``, ``config.yaml``).
+        output: run folder (``round_K/classifier``, ``round_K/finds.jsonl``, ``rounds.json``, ``rounds.png``,
+            ``config.yaml``).
         confirmed: human-confirmed adversarial snippets (from the review queue) added in round 1.
     """
 
@@ -353,6 +354,9 @@ class AdversarialTrainer:
         if self.cfg.ensemble and len(self.members) > 1:
             summary["ensemble"] = self.measure_ensemble().to_dict()
         (self.out / "rounds.json").write_text(json.dumps(summary, indent=2, default=float))
+        from nines.adversarial.plots import plot_rounds
+
+        plot_rounds(summary, self.out / "rounds.png")
         return summary
 
     def measure_ensemble(self) -> RoundResult:
