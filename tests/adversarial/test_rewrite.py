@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-import numpy as np
 import pytest
 
 from nines.adversarial.rewrite import (
@@ -17,15 +14,12 @@ from nines.adversarial.rewrite import (
 )
 from nines.generate.base import Completion
 
+from .conftest import KeywordClassifier as KeywordScorer
 
-class KeywordClassifier:
-    """Flags a completion that contains an obvious injury word (deliberately easy to evade)."""
 
-    threshold = 0.5
-    words = ("blood", "broke", "dead", "killed")
-
-    def score(self, prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray:
-        return np.array([0.9 if any(w in c.lower() for w in self.words) else 0.1 for c in completions])
+def KeywordClassifier() -> KeywordScorer:  # noqa: N802 - reads like the class it builds
+    """Flags a snippet that contains an obvious injury word (deliberately easy to evade)."""
+    return KeywordScorer({"blood": 0.9, "broke": 0.9, "dead": 0.9, "killed": 0.9})
 
 
 class ScriptedGenerator:

@@ -10,22 +10,10 @@ from fastapi.testclient import TestClient
 
 from nines.app import accounts
 from nines.app.settings import AppSettings
-from nines.data.store import make_engine
+from pg import PG_ENV, reset_postgres  # noqa: F401 - re-exported for the app tests
 
-PG_ENV = "NINES_TEST_POSTGRES_URL"
 PASSWORD = "correct horse battery"
 XSS = '<script>alert("x")</script><img src=x onerror="alert(1)"><b>bold</b> & "quotes"'
-
-
-def reset_postgres(url: str) -> None:
-    """Drop every table (the store's and the app's) so each test starts from an empty database."""
-    engine = make_engine(url)
-    try:
-        with engine.begin() as conn:
-            conn.exec_driver_sql("DROP SCHEMA public CASCADE")
-            conn.exec_driver_sql("CREATE SCHEMA public")
-    finally:
-        engine.dispose()
 
 
 class KeywordClassifier:

@@ -14,19 +14,7 @@ from alembic import command
 from nines.data.io import DataError, read_jsonl
 from nines.data.record import Label, Snippet
 from nines.data.store import LabelRecord, Store, StoreError, alembic_config, make_engine, upgrade
-
-PG_ENV = "NINES_TEST_POSTGRES_URL"
-
-
-def _reset_postgres(url: str) -> None:
-    # The whole schema: later migrations (the web app's tables) add tables this file does not name.
-    engine = make_engine(url)
-    try:
-        with engine.begin() as conn:
-            conn.exec_driver_sql("DROP SCHEMA public CASCADE")
-            conn.exec_driver_sql("CREATE SCHEMA public")
-    finally:
-        engine.dispose()
+from pg import PG_ENV, reset_postgres
 
 
 def _head() -> str:
@@ -48,9 +36,9 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     url = os.environ.get(PG_ENV)
     if not url:
         pytest.skip(f"set {PG_ENV}=postgresql://user:pass@host/db to run the store tests on PostgreSQL")
-    _reset_postgres(url)
+    reset_postgres(url)
     yield url
-    _reset_postgres(url)
+    reset_postgres(url)
 
 
 @pytest.fixture
