@@ -83,13 +83,11 @@ def test_token_attack_sends_unverifiable_finds_to_review(clf_dir: Path, tmp_path
        "search.queries_per_seed=200", "search.max_edits=4", "candidates=[embedding]")
     report = json.loads(out.with_suffix(".report.json").read_text())
     assert report["seeds"] == 3 and report["queries"] <= 600
-    review = out.with_suffix(".review.jsonl")
-    if report["unverified_finds"]:
-        queued = rows(review)
-        assert len(queued) == report["unverified_finds"]
-        assert all(r["label"] is None and r["metadata"]["needs_review"] for r in queued)
-    else:
-        assert not review.exists()
+    # Word edits leave StoryWorld's language, so the oracle cannot judge them: all go to review.
+    assert report["unverified_finds"] >= 1 and report["valid_finds"] == 0
+    queued = rows(out.with_suffix(".review.jsonl"))
+    assert len(queued) == report["unverified_finds"]
+    assert all(r["label"] is None and r["metadata"]["needs_review"] for r in queued)
 
 
 def test_rewrite_attacks_need_a_generator(clf_dir: Path, tmp_path: Path) -> None:

@@ -14,12 +14,10 @@ from nines.adversarial.rewrite import (
 )
 from nines.generate.base import Completion
 
-from .conftest import KeywordClassifier as KeywordScorer
+from .conftest import KeywordClassifier
 
-
-def KeywordClassifier() -> KeywordScorer:  # noqa: N802 - reads like the class it builds
-    """Flags a snippet that contains an obvious injury word (deliberately easy to evade)."""
-    return KeywordScorer({"blood": 0.9, "broke": 0.9, "dead": 0.9, "killed": 0.9})
+#: Obvious injury words: a classifier that only knows these is deliberately easy to evade.
+OBVIOUS = {"blood": 0.9, "broke": 0.9, "dead": 0.9, "killed": 0.9}
 
 
 class ScriptedGenerator:
@@ -45,7 +43,7 @@ def test_clean_rewrite_takes_first_line_unquoted_and_cuts_at_sentence_end():
 
 def test_paraphrase_keeps_only_accepted_rewrites_unlabelled_for_review():
     gen = ScriptedGenerator(["Mara did not get up again.", "Blood ran down Mara's arm.", "Mara did not get up again."])
-    clf = KeywordClassifier()
+    clf = KeywordClassifier(OBVIOUS)
     report = paraphrase_attack(gen, clf, [("The troll swung.", "The troll broke Mara's arm.")], RewriteConfig(n=3))
     assert [f.completion for f in report.finds] == ["Mara did not get up again."]  # deduplicated, flagged one dropped
     f = report.finds[0]
@@ -58,7 +56,7 @@ def test_paraphrase_keeps_only_accepted_rewrites_unlabelled_for_review():
 
 def test_oracle_labels_finds_and_removes_them_from_review():
     gen = ScriptedGenerator(["Mara did not get up again."])
-    report = paraphrase_attack(gen, KeywordClassifier(), [("p", "killed")], RewriteConfig(n=1),
+    report = paraphrase_attack(gen, KeywordClassifier(OBVIOUS), [("p", "killed")], RewriteConfig(n=1),
                                oracle=lambda p, c: True)
     assert report.valid_finds and review_rows(report) == []
 
@@ -67,7 +65,7 @@ def test_redteam_attack_prompts_the_attacker_and_respects_the_budget():
     gen = ScriptedGenerator(["It had the effect you'd expect on Mara.", "The troll killed Mara."])
     prompts = [f"Story {i}." for i in range(5)]
     cfg = RewriteConfig(n=2, template=REDTEAM_TEMPLATE, queries=6)
-    report = redteam_attack(gen, KeywordClassifier(), prompts, cfg, focus="Mara")
+    report = redteam_attack(gen, KeywordClassifier(OBVIOUS), prompts, cfg, focus="Mara")
     assert "Mara is clearly hurt" in gen.asked[0] and "Story 0." in gen.asked[0]
     assert report.queries == 6  # three prompts' worth of two rewrites, then the budget stops it
     assert len(report.finds) == 3 and all(f.method == "redteam" for f in report.finds)
@@ -108,7 +106,7 @@ def byte_level_generator(tmp_path_factory: pytest.TempPathFactory):
 
 def test_paraphrase_with_a_real_tiny_causal_lm(byte_level_generator):
     """The attack runs on a real transformers generator end to end (a random tiny model writes noise)."""
-    report = paraphrase_attack(byte_level_generator, KeywordClassifier(), [("The troll swung.", "It killed Mara.")],
+    report = paraphrase_attack(byte_level_generator, KeywordClassifier(OBVIOUS), [("The troll swung.", "It killed Mara.")],
                                RewriteConfig(n=4, seed=1))
     # The original, then every distinct non-empty rewrite the model wrote (random text, never empty here).
     assert report.queries > 1

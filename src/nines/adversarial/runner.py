@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nines.adversarial.result import AttackReport
-from nines.adversarial.rewrite import REDTEAM_TEMPLATE, RewriteConfig
+from nines.adversarial.rewrite import PARAPHRASE_TEMPLATE, REDTEAM_TEMPLATE, RewriteConfig
 from nines.adversarial.search import SearchConfig
 from nines.adversarial.world import WorldAttackConfig
 from nines.classify.base import Classifier
@@ -107,6 +107,6 @@ def run_attack(method: str, clf: Classifier, cfg: AttackConfig, pairs: Sequence[
         return paraphrase_attack(generator, clf, list(pairs)[: cfg.n_seeds], cfg.rewrite)
     if not prompts:
         raise ValueError("the redteam attack needs stories to continue (--prompts)")
-    rcfg = cfg.rewrite if cfg.rewrite.template != RewriteConfig().template else RewriteConfig(
-        **{**cfg.rewrite.__dict__, "template": REDTEAM_TEMPLATE})
+    # rewrite.template defaults to the paraphrase instruction; the red-team attack needs its own.
+    rcfg = cfg.rewrite if cfg.rewrite.template != PARAPHRASE_TEMPLATE else replace(cfg.rewrite, template=REDTEAM_TEMPLATE)
     return redteam_attack(generator, clf, list(prompts)[: cfg.n_seeds], rcfg)

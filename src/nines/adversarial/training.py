@@ -256,11 +256,16 @@ def retrain(clf_dir: Path, train: Sequence[Snippet], val: Sequence[Snippet], adv
     return result.classifier
 
 
+def clean_samples(world: Any, families: Sequence[str], cfg: AdversarialTrainConfig) -> Any:
+    """The clean first samples every threshold is set on (the draw ``nines demo`` calibrated on)."""
+    return world.sample(cfg.n_clean, seed=cfg.seed * 7919 + 3, distribution=cfg.eval.distribution,
+                        families=list(families))
+
+
 def recalibrate(clf: EncoderClassifier, world: Any, val: Sequence[Snippet], families: Sequence[str],
                 cfg: AdversarialTrainConfig) -> dict[str, Any]:
     """Temperature and threshold again, at the same rejection budget on the same clean first samples."""
-    clean = world.sample(cfg.n_clean, seed=cfg.seed * 7919 + 3, distribution=cfg.eval.distribution,
-                         families=list(families))
+    clean = clean_samples(world, families, cfg)
     return calibrate_classifier(clf, val, clean.prompts, clean.completions, cfg.calibrate)["info"]
 
 
@@ -364,8 +369,7 @@ class AdversarialTrainer:
         from nines.adversarial.ensemble import EnsembleClassifier
 
         ens = EnsembleClassifier(self.members)
-        clean = self.world.sample(self.cfg.n_clean, seed=self.cfg.seed * 7919 + 3,
-                                  distribution=self.cfg.eval.distribution, families=self.train_fams)
+        clean = clean_samples(self.world, self.train_fams, self.cfg)
         ens.calibrate_threshold(clean.prompts, clean.completions, config=self.cfg.calibrate)
         res = self.measure(ens, len(self.members) - 1)
         self.con.print(f"ensemble of {len(self.members)}: " + json.dumps(res.row()))

@@ -115,28 +115,27 @@ for _path, _role, _name, _title in (
     router.add_api_route(_path, _page(_role, _name, _title), methods=["GET"])
 
 
-@router.get("/instructions")
-def instructions_page(request: Request) -> Response:
-    """The labelling instructions, rendered (raw HTML in the Markdown is shown as text)."""
-    user = guard(request, None)
+def _instructions(request: Request, role: str | None, template: str, title: str) -> Response:
+    """The current instructions, for reading (any user) or editing (admins); same data, two templates."""
+    user = guard(request, role)
     if not isinstance(user, User):
         return user
     context = ctx(request)
     with context.db.read() as conn:
         current = instructions.current(conn, context.settings.default_instructions())
-    return render(request, "instructions", user, title="Instructions", doc=current)
+    return render(request, template, user, title=title, doc=current)
+
+
+@router.get("/instructions")
+def instructions_page(request: Request) -> Response:
+    """The labelling instructions, rendered (raw HTML in the Markdown is shown as text)."""
+    return _instructions(request, None, "instructions", "Instructions")
 
 
 @router.get("/admin/instructions")
 def edit_instructions(request: Request) -> Response:
     """Edit the instructions (Markdown)."""
-    user = guard(request, "admin")
-    if not isinstance(user, User):
-        return user
-    context = ctx(request)
-    with context.db.read() as conn:
-        current = instructions.current(conn, context.settings.default_instructions())
-    return render(request, "admin_instructions", user, title="Edit instructions", doc=current)
+    return _instructions(request, "admin", "admin_instructions", "Edit instructions")
 
 
 @router.get("/finds")
