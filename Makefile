@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo demo-quick test test-slow test-all lint typecheck bench clean
+.PHONY: install demo demo-quick demo-distill test test-slow test-all lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ demo: install
 
 demo-quick: install
 	$(BIN)/nines demo --quick --output runs/demo-quick
+
+# The demo plus distillation (best-of-n and RL policies, a section in the report): ~45 min more.
+demo-distill: install
+	mkdir -p runs/demo
+	$(BIN)/python benchmarks/active_learning.py --quick --out runs/demo/active_learning.json
+	$(BIN)/nines demo --distill --active-learning runs/demo/active_learning.json
 
 test: install
 	$(BIN)/pytest -q
@@ -50,6 +56,7 @@ bench: install
 	$(BIN)/python benchmarks/active_learning.py --out runs/active_learning.json
 	$(BIN)/python benchmarks/winrate_judge_calls.py
 	$(BIN)/python benchmarks/rare_events.py
+	$(BIN)/python benchmarks/distill.py --classifier runs/demo/classifier --output runs/distill_bench
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache

@@ -58,3 +58,31 @@ def test_quick_demo_on_the_embedded_encoder_filters_injuries(tmp_path: Path) -> 
     fam = conds["in-family"]
     # The filtered interval must sit entirely below the unfiltered one.
     assert fam["filtered"]["upper"] < fam["unfiltered"]["lower"], fam
+
+
+TINY_DISTILL = ("distill.sft_pairs=1500", "distill.sft.steps=15", "distill.sft.eval_every=0",
+                "distill.policy.hidden_size=32", "distill.policy.heads=2", "distill.policy.intermediate_size=64",
+                "distill.policy.layers=1", "distill.best_of_n.n_prompts=60", "distill.best_of_n.sft.steps=4",
+                "distill.rl.steps=2", "distill.rl.prompts_per_step=4", "distill.rl.num_generations=2",
+                "distill.rl.checkpoint_every=1", "distill.rl_prompts=20", "distill.eval.n_prompts=40",
+                "distill.eval.winrate_prompts=20", "distill.eval.kl_prompts=20", "distill.curve_prompts=10")
+
+
+def test_quick_demo_with_distill_adds_the_distillation_section(tmp_path: Path, tiny_encoder_dir: Path) -> None:
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(cli, [
+        "demo", "--quick", "--distill", "--output", str(out), f"train.backbone={tiny_encoder_dir}",
+        "train.max_steps=8", "eval.n_prompts=100", "eval.n_unfiltered=2000", "measure.winrate_prompts=50",
+        "measure.reliability_prompts=50", "measure.policy_prompts=10", *TINY_DISTILL,
+    ], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    d = summary["distillation"]
+    assert list(d["policies"]) == ["unfiltered", "filtered", "best-of-n distilled", "RL distilled"]
+    assert [p["step"] for p in d["kl_curve"]] == [0, 1, 2]
+    # The demo's own classifier and families drive the distillation.
+    assert summary["config"]["distill"]["families"] == "classifier"
+    assert (out / "distill" / "results.json").exists() and (out / "distill" / "kl_curves.png").exists()
+    html = (out / "report.html").read_text()
+    assert "Distillation: one generator that has internalised the filter" in html
+    assert "reward and failure rate against sqrt(KL)" in html and "<b>RL distilled</b>" in html

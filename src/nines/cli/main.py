@@ -8,6 +8,7 @@ from nines import __version__
 from nines.cli.adversarial_verbs import adversarial_train, attack, saliency
 from nines.cli.app_verbs import serve, user
 from nines.cli.data_verbs import generate, label, score
+from nines.cli.distill_verbs import distill
 from nines.cli.model_verbs import calibrate, filter_cmd, train
 from nines.cli.run_verbs import demo, evaluate
 
@@ -19,13 +20,14 @@ def cli() -> None:
 
     \b
     The loop: generate -> label -> train -> calibrate -> filter -> evaluate.
-    Red-teaming: saliency, attack, adversarial-train. People: serve (the web app), user.
+    Red-teaming: saliency, attack, adversarial-train. Distillation: distill.
+    People: serve (the web app), user.
     Start with `nines demo`; every verb has --help with an example.
     """
 
 
 for _cmd in (generate, label, train, calibrate, filter_cmd, score, evaluate, demo, saliency, attack,
-             adversarial_train, serve, user):
+             adversarial_train, distill, serve, user):
     cli.add_command(_cmd)
 
 

@@ -99,9 +99,12 @@ def evaluate(clf_dir: str, output: str, al_path: str | None, config_path: str | 
 @click.option("--output", default=None, help="Run folder (default runs/demo).")
 @click.option("--quick", is_flag=True, help="A much smaller run (a couple of minutes) to check the install.")
 @click.option("--active-learning", "al_path", type=click.Path(dir_okay=False), help=AL_HELP)
+@click.option("--distill", "with_distill", is_flag=True,
+              help="Also distil the filter into one generator (best-of-n and RL; `nines distill`) and add a "
+                   "distillation section to the report (about 45 more minutes; a few with --quick).")
 @config_options
 @user_errors
-def demo(output: str | None, quick: bool, al_path: str | None, config_path: str | None,
+def demo(output: str | None, quick: bool, al_path: str | None, with_distill: bool, config_path: str | None,
          overrides: tuple[str, ...]) -> None:
     """The whole loop on embedded defaults: generate, label, train, calibrate, filter, evaluate.
 
@@ -111,9 +114,15 @@ def demo(output: str | None, quick: bool, al_path: str | None, config_path: str 
     Example:
       nines demo
       nines demo --output runs/small train.epochs=1 eval.n_prompts=2000
+      nines demo --distill distill.rl.beta=0.3
     """
-    from nines.pipeline.demo import QUICK_OVERRIDES, DemoConfig, run_demo
+    from nines.pipeline.demo import QUICK_DISTILL_OVERRIDES, QUICK_OVERRIDES, DemoConfig, run_demo
 
     extra = list(QUICK_OVERRIDES) if quick else []
+    if quick and with_distill:
+        extra += list(QUICK_DISTILL_OVERRIDES)
     cfg = resolve(DemoConfig, config_path, extra + list(overrides), output=output)
-    run_demo(cfg, active_learning=_read_active_learning(al_path))
+    try:
+        run_demo(cfg, active_learning=_read_active_learning(al_path), distill=with_distill)
+    except ImportError as e:
+        raise click.ClickException(str(e)) from None

@@ -219,12 +219,15 @@ def _kv_table(d: dict[str, Any], unit: str = "") -> str:
 
 def write_report(path: str | Path, summary: dict[str, Any], cal: dict[str, Any],
                  history: list[dict[str, Any]], data: Any = None, active_learning: dict[str, Any] | None = None) -> Path:
-    """Write a demo run's ``report.html``: failure rates, cost, classifier, threshold, training, data."""
+    """Write a demo run's ``report.html``: failure rates, cost, distillation, classifier, threshold, training, data."""
+    from nines.distill.report import distill_section
+
     p = Path(path)
     timings = {k: f"{v:.1f}" for k, v in summary["timings"].items()}
     body = (f"<h1>nines run report</h1><p class='note'>Run folder <code>{html.escape(str(p.parent))}</code>.</p>"
             + _failure_sections(summary["conditions"])
             + _measures(summary.get("measures"), summary["calibration"]["threshold"], summary["conditions"])
+            + distill_section(summary.get("distillation"), p.parent / "distill")
             + active_learning_section(active_learning) + _classifier_section(summary, cal, history)
             + "<h2>Data</h2>" + _kv_table(summary["data"]) + "<h2>Timings (s)</h2>" + _kv_table(timings))
     p.write_text(_page("nines report", body))

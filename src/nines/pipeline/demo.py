@@ -14,6 +14,7 @@ from rich.console import Console
 from nines.classify.calibrate import CalibrationConfig, calibrate_classifier
 from nines.classify.train import TrainConfig, train_classifier
 from nines.config import save_config, to_dict
+from nines.distill.run import DistillConfig
 from nines.evaluate.measure import MeasureConfig, run_measurements
 from nines.evaluate.storyworld_eval import EvalConfig, evaluate_condition
 from nines.filter import FilterConfig
@@ -27,6 +28,14 @@ QUICK_OVERRIDES: tuple[str, ...] = (
     "measure.winrate_prompts=300", "measure.reliability_prompts=300", "measure.policy_prompts=50",
 )
 
+#: ``nines demo --quick --distill``: a distillation small enough to check the install.
+QUICK_DISTILL_OVERRIDES: tuple[str, ...] = (
+    "distill.sft_pairs=20000", "distill.sft.steps=300", "distill.policy.hidden_size=128",
+    "distill.best_of_n.n_prompts=1000", "distill.best_of_n.sft.steps=100", "distill.rl.steps=30",
+    "distill.rl.checkpoint_every=10", "distill.rl_prompts=1000", "distill.eval.n_prompts=1000",
+    "distill.eval.winrate_prompts=500", "distill.eval.kl_prompts=300", "distill.curve_prompts=200",
+)
+
 
 @dataclass
 class DemoConfig:
@@ -36,6 +45,8 @@ class DemoConfig:
         output: run folder; the classifier, data, report and ``summary.json`` go there.
         seed: master seed (data, training, evaluation prompts are derived from it).
         world_seed: StoryWorld's seed.
+        distill: the distillation run of ``nines demo --distill`` (its ``output`` and ``classifier``
+            are set to ``OUTPUT/distill`` and the demo's classifier).
     """
 
     output: str = "runs/demo"
@@ -47,6 +58,7 @@ class DemoConfig:
     filter: FilterConfig = field(default_factory=FilterConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     measure: MeasureConfig = field(default_factory=MeasureConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
 
 
 def _store_data(out: Path, data: RunData) -> None:
@@ -63,8 +75,11 @@ def _store_data(out: Path, data: RunData) -> None:
 
 
 def run_demo(cfg: DemoConfig, progress: bool = True, console: Console | None = None,
-             active_learning: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Run the whole loop and write ``cfg.output``; returns the summary written to ``summary.json``."""
+             active_learning: dict[str, Any] | None = None, distill: bool = False) -> dict[str, Any]:
+    """Run the whole loop and write ``cfg.output``; returns the summary written to ``summary.json``.
+
+    With ``distill``, also distil the filter into one policy (``nines distill``) and report it.
+    """
     from nines.storyworld import StoryWorld
 
     con = console or Console()
@@ -126,10 +141,24 @@ def run_demo(cfg: DemoConfig, progress: bool = True, console: Console | None = N
     con.rule("[bold]5. measure[/] reliability from unfiltered labels, win rate, batch vs sequential")
     cond_families = {c.name: f for c, f in zip(conditions, (data.train_families, data.heldout_families))}
     measures = run_measurements(world, clf, conditions, cond_families, cfg.measure, cfg.filter, cfg.eval, console=con)
-    timings["measure_s"] = time.time() - t
+    timings["measure_s"], t = time.time() - t, time.time()
+
+    distilled = None
+    if distill:
+        from dataclasses import replace
+
+        from nines.distill.run import run_distill
+
+        con.rule("[bold]6. distill[/] the filter into one generator (best-of-n and RL)")
+        dcfg = replace(cfg.distill, output=str(out / "distill"), classifier=str(out / "classifier"))
+        distilled = run_distill(dcfg, progress=progress, console=con)
+        timings["distill_s"] = time.time() - t
 
     summary = _summary(cfg, data, result, cal, seed_recall, seed_fpr, conditions, timings)
     summary["measures"] = measures
+    if distilled is not None:
+        summary["distillation"] = {k: distilled[k] for k in ("start", "policies", "kl_curve", "timings")
+                                   if k in distilled}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
     from nines.evaluate.report import write_report
     report = write_report(out / "report.html", summary, cal, result.history, data, active_learning)

@@ -7,15 +7,55 @@ no allowed family and renormalises the rest.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from nines.storyworld.families import OUTCOMES
+from nines.storyworld.families import INJURIOUS_OUTCOMES, OUTCOMES
 from nines.storyworld.lexicon import SENTIENT
 from nines.storyworld.scenes import INJURIOUS_MASK, K, Scenes, base_outcome_table, scene_key
 from nines.storyworld.tables import Pool, Tables
+
+
+@dataclass(frozen=True)
+class CompletionFacts:
+    """What StoryWorld knows about one completion text of one scene.
+
+    Attributes:
+        probability: exact probability the world writes this text for the scene.
+        injurious: the oracle label.
+        outcome: outcome kind; family: realisation family (of the first path found).
+        quality: latent quality (what the simulated rater judges).
+        coherent: names the prompt's victim (not an absent character).
+    """
+
+    probability: float
+    injurious: bool
+    outcome: str
+    family: str
+    quality: float
+    coherent: bool
+
+
+class CompletionTable(Mapping[str, CompletionFacts]):
+    """Read-only ``text -> CompletionFacts`` of one scene (facts are built on lookup: tables are big)."""
+
+    def __init__(self, rows: dict[str, list[Any]], sentient: bool, families: tuple[str, ...]) -> None:
+        self._rows, self._sentient, self._families = rows, sentient, families
+
+    def __getitem__(self, text: str) -> CompletionFacts:
+        p, k, f, coh, qp = self._rows[text]
+        outcome = OUTCOMES[k]
+        return CompletionFacts(p, self._sentient and outcome in INJURIOUS_OUTCOMES, outcome, self._families[f],
+                               qp / p if p > 0 else 0.0, coh)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
 
 
 @dataclass
@@ -144,6 +184,29 @@ class CompletionModel:
 
         Used by the oracle fallback and by tests that check probabilities sum to one.
         """
+        return [(text, p, OUTCOMES[k], f, coh) for text, p, k, f, coh, _t in self._paths(scene)]
+
+    def completion_table(self, scene: Scenes) -> CompletionTable:
+        """Every text one scene can complete with, and its exact facts (paths giving one text merged).
+
+        This is how text from *any* generator (a trained policy, say) is labelled and rated: a text
+        missing from the table is one StoryWorld cannot produce.
+        """
+        sentient = bool(self.tb.victim_class[int(scene["victim"][0])] == SENTIENT)
+        q_coh, q_inc = self.q_coherent.tolist(), self.q_incoherent.tolist()
+        rows: dict[str, list[Any]] = {}
+        for text, p, k, f, coh, t in self._paths(scene):
+            q = q_coh[t] if coh else q_inc[t]
+            row = rows.get(text)
+            if row is None:
+                rows[text] = [p, k, f, coh, q * p]
+            else:  # the same text by another path: total probability, probability-weighted quality
+                row[0] += p
+                row[4] += q * p
+        return CompletionTable(rows, sentient, self.tb.families)
+
+    def _paths(self, scene: Scenes) -> list[tuple[str, float, int, int, bool, int]]:
+        """(text, probability, outcome index, family id, coherent, template id) of every path."""
         tb = self.tb
         probs = self.outcome_probs(scene)[0]
         v, a = int(scene["victim"][0]), int(scene["agent"][0])
@@ -157,22 +220,19 @@ class CompletionModel:
         refs = [(tb.victim_ctx[v], 1.0 - self.incoherent_rate, True)] + [
             (tb.intruder_ctx[k], self.incoherent_rate / len(intr), False) for k in intr
         ]
-        out = []
+        agent_rest = tb.agent_ctx[a] + rest
+        args = [(ref + agent_rest, p_ref, coh) for ref, p_ref, coh in refs if p_ref > 0]
+        ts, vs = tb.family_templates, tb.template_variants
+        out: list[tuple[str, float, int, int, bool, int]] = []
         for k in range(K):
             if probs[k] <= 0:
                 continue
             fams = self.fam_pool.flat[self.fam_pool.start[k] : self.fam_pool.start[k] + self.n_fam[k]]
             for f in fams.tolist():
-                ts = tb.family_templates
-                tmpls = range(ts.start[f], ts.start[f] + ts.length[f])
-                for t in tmpls:
-                    vs = tb.template_variants
+                for t in range(ts.start[f], ts.start[f] + ts.length[f]):
                     nv = vs.length[t]
                     p_t = probs[k] / self.n_fam[k] / ts.length[f] / nv
                     for var in range(vs.start[t], vs.start[t] + nv):
-                        for ref, p_ref, coh in refs:
-                            if p_ref <= 0:
-                                continue
-                            text = tb.variant_fmt[var].format(*(ref + tb.agent_ctx[a] + rest))
-                            out.append((text, float(p_t * p_ref), OUTCOMES[k], f, coh))
+                        fmt = tb.variant_fmt[var].format
+                        out.extend((fmt(*arg), float(p_t * p_ref), k, f, coh, t) for arg, p_ref, coh in args)
         return out

@@ -10,8 +10,8 @@ import numpy as np
 
 from nines.storyworld import scenes as sc
 from nines.storyworld.batch import FamilySplit, StoryBatch
-from nines.storyworld.completions import CompletionModel
-from nines.storyworld.families import INJURIOUS_OUTCOMES, OUTCOMES
+from nines.storyworld.completions import CompletionModel, CompletionTable
+from nines.storyworld.families import OUTCOMES
 from nines.storyworld.lexicon import SENTIENT
 from nines.storyworld.tables import build_tables
 
@@ -55,7 +55,7 @@ class StoryWorld:
         self._pending: deque[tuple[list[str], np.ndarray]] = deque()
         self._pending_rows = 0
         self._pair_labels: OrderedDict[tuple[str, str], bool] = OrderedDict()
-        self._enum_cache: OrderedDict[int, dict[str, bool]] = OrderedDict()
+        self._facts_cache: OrderedDict[int, CompletionTable] = OrderedDict()
 
     # ---- families --------------------------------------------------------------------------------
     @property
@@ -299,23 +299,31 @@ class StoryWorld:
         while len(self._pair_labels) > max(self.remember, 1):
             self._pair_labels.popitem(last=False)
 
+    def completion_facts(self, prompt_text: str) -> CompletionTable | None:
+        """Every completion text this world can write for a remembered prompt, with exact facts.
+
+        Labels and rates text from any generator (``None`` for a prompt the world does not know;
+        a text missing from the returned table is one the world cannot produce). Cached for the
+        64 most recent scenes; about 15 ms per new scene.
+        """
+        sid = self.scene_id_of(prompt_text)
+        if sid is None:
+            return None
+        table = self._facts_cache.get(sid)
+        if table is None:
+            table = self.model(None).completion_table(sc.decode(self.tables, np.array([sid])))
+            self._facts_cache[sid] = table
+            if len(self._facts_cache) > 64:
+                self._facts_cache.popitem(last=False)
+        return table
+
     def oracle(self, prompt_text: str, completion_text: str) -> bool | None:
         """True/False for a pair this world can produce from a remembered prompt, else ``None``."""
         y = self._pair_labels.get((prompt_text, completion_text))
         if y is not None:
             return y
-        sid = self.scene_id_of(prompt_text)
-        if sid is None:
+        facts = self.completion_facts(prompt_text)
+        if facts is None:
             return None
-        table = self._enum_cache.get(sid)
-        if table is None:
-            # Re-derive: enumerate every completion the scene can have (a few thousand strings).
-            scene = sc.decode(self.tables, np.array([sid]))
-            sentient = bool(self.tables.victim_class[scene["victim"][0]] == SENTIENT)
-            table = {}
-            for text, _p, outcome, _f, _c in self.model(None).enumerate_scene(scene):
-                table.setdefault(text, sentient and outcome in INJURIOUS_OUTCOMES)
-            self._enum_cache[sid] = table
-            if len(self._enum_cache) > 64:
-                self._enum_cache.popitem(last=False)
-        return table.get(completion_text)
+        fact = facts.get(completion_text)
+        return None if fact is None else fact.injurious
