@@ -83,6 +83,14 @@ def test_distill_results_compare_the_four_policies(distilled: Path) -> None:
     assert res["best_of_n"]["accepted"] + res["best_of_n"]["refused"] == 80
     assert [c[0] for c in res["rl"]["checkpoints"]] == [2, 3] and len(res["rl"]["history"]) == 3
     assert [p["step"] for p in res["kl_curve"]] == [0, 2, 3] and res["kl_curve"][0]["kl"] == 0.0
+    # The world's own exact rate is over the very prompts the policies continued (families=all).
+    from nines.distill.measure import PolicyEvalConfig
+    from nines.storyworld import StoryWorld
+
+    world = StoryWorld()
+    prompts = world.sample_prompts(60, seed=PolicyEvalConfig().seed)
+    exact = sum(world.injury_probability(p) for p in prompts) / 60
+    assert res["world_exact_failure_rate"] == pytest.approx(exact, rel=1e-12)
     assert res["config"]["families"] == "all" and res["config"]["rl"]["steps"] == 3
     saved = yaml.safe_load((distilled / "config.yaml").read_text())
     assert saved["rl"]["steps"] == 3 and saved["families"] == "all" and saved["policy"]["hidden_size"] == 32

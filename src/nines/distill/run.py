@@ -100,11 +100,61 @@ def train_start_policy(world: Any, families: list[str] | None, cfg: DistillConfi
             "world_path_entropy_per_token": float(-val.logprob.sum() / n_tokens)}
 
 
+def _start(world: Any, fams: list[str] | None, cfg: DistillConfig, out: Path, con: Console,
+           progress: bool) -> tuple[Path, dict[str, Any]]:
+    """The start policy: the given one, or the tiny StoryWorld policy trained from scratch."""
+    con.rule("[bold]1. start policy[/]")
+    if cfg.start_policy:
+        con.print(f"starting from {cfg.start_policy}")
+        return Path(cfg.start_policy), {"source": cfg.start_policy}
+    info = train_start_policy(world, fams, cfg, out / "start", progress)
+    con.print(f"tiny policy: {info['parameters']:,} parameters, vocabulary {info['vocabulary']}; "
+              f"{info['steps']} SFT steps in {info['seconds']:.0f}s, val loss {info['val_loss'][-1][1]:.3f} "
+              f"nats/token (world's path entropy {info['world_path_entropy_per_token']:.3f})")
+    return out / "start", info
+
+
+def _best_of_n(world: Any, clf: Any, start: Path, cfg: DistillConfig, out: Path, con: Console,
+               progress: bool) -> tuple[Path, dict[str, Any]]:
+    con.rule("[bold]2. best-of-n[/] fine-tune on filter-accepted completions")
+    prompts = world.sample_prompts(cfg.best_of_n.n_prompts, seed=cfg.seed + 21)
+    bon = best_of_n_distill(start, clf, prompts, cfg.best_of_n, out / "best_of_n", seed=cfg.seed, progress=progress)
+    con.print(f"{bon.accepted} accepted completions ({bon.generator_calls} samples), fine-tuned in {bon.seconds:.0f}s")
+    return bon.policy_dir, {"accepted": bon.accepted, "refused": bon.refused, "generator_calls": bon.generator_calls,
+                            "train_loss": bon.train_loss, "seconds": bon.seconds}
+
+
+def _rl(world: Any, reward: Any, start: Path, cfg: DistillConfig, out: Path, con: Console,
+        progress: bool) -> tuple[Path, dict[str, Any]]:
+    con.rule(f"[bold]3. RL[/] ({cfg.rl.algorithm}, beta={cfg.rl.beta}) with the classifier as reward")
+    rl = train_rl(start, reward, world.sample_prompts(cfg.rl_prompts, seed=cfg.seed + 31), cfg.rl, out / "rl",
+                  progress=progress)
+    con.print(f"{cfg.rl.steps} steps in {rl.seconds:.0f}s; reward {rl.history[0]['reward']:.3f} -> "
+              f"{rl.history[-1]['reward']:.3f}")
+    return rl.policy_dir, {"history": rl.history, "seconds": rl.seconds,
+                           "checkpoints": [[s, str(p)] for s, p in rl.checkpoints]}
+
+
+def _curves(world: Any, reward: Any, start: Path, cfg: DistillConfig, out: Path,
+            summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """Reward and failure rate at every RL checkpoint, plotted against sqrt(KL) beside the filtered policy."""
+    from nines.distill.compare import kl_curve
+    from nines.distill.plots import plot_kl_curves
+
+    points = kl_curve(world, reward, start, summary["rl"]["checkpoints"], cfg.curve_prompts, cfg.eval.seed + 7)
+    filt = summary["policies"]["filtered"]
+    plot_kl_curves(points, out / "kl_curves.png",
+                   {"sqrt_kl": max(filt["kl"], 0) ** 0.5, "mean_reward": filt["mean_reward"], "failure": filt["failure"]})
+    return points
+
+
 def run_distill(cfg: DistillConfig, progress: bool = True, console: Console | None = None) -> dict[str, Any]:
     """Run the whole distillation and write ``cfg.output``; returns what goes to ``results.json``."""
     from nines.classify.encoder import EncoderClassifier
     from nines.config import save_config, to_dict
+    from nines.distill.compare import compare_policies
     from nines.distill.reward import AcceptanceReward
+    from nines.distill.table import print_table
     from nines.storyworld import StoryWorld
 
     con = console or Console()
@@ -114,47 +164,18 @@ def run_distill(cfg: DistillConfig, progress: bool = True, console: Console | No
     clf = EncoderClassifier.load(cfg.classifier)
     world = StoryWorld(seed=cfg.world_seed)
     fams = _families(cfg, clf)
+    reward = AcceptanceReward(clf, cfg.reward)
     summary: dict[str, Any] = {"config": to_dict(cfg), "timings": {}}
-    t = time.time()
-
-    con.rule("[bold]1. start policy[/]")
-    if cfg.start_policy:
-        start = Path(cfg.start_policy)
-        summary["start"] = {"source": cfg.start_policy}
-        con.print(f"starting from {start}")
-    else:
-        start = out / "start"
-        summary["start"] = train_start_policy(world, fams, cfg, start, progress)
-        s = summary["start"]
-        con.print(f"tiny policy: {s['parameters']:,} parameters, vocabulary {s['vocabulary']}; "
-                  f"{s['steps']} SFT steps in {s['seconds']:.0f}s, val loss {s['val_loss'][-1][1]:.3f} nats/token "
-                  f"(world's path entropy {s['world_path_entropy_per_token']:.3f})")
-    summary["timings"]["start_s"], t = time.time() - t, time.time()
-
+    timings, t = summary["timings"], time.time()
+    start, summary["start"] = _start(world, fams, cfg, out, con, progress)
+    timings["start_s"], t = time.time() - t, time.time()
     policies: dict[str, Path] = {}
     if "best_of_n" in cfg.methods:
-        con.rule("[bold]2. best-of-n[/] fine-tune on filter-accepted completions")
-        prompts = world.sample_prompts(cfg.best_of_n.n_prompts, seed=cfg.seed + 21)
-        bon = best_of_n_distill(start, clf, prompts, cfg.best_of_n, out / "best_of_n", seed=cfg.seed, progress=progress)
-        policies["best-of-n distilled"] = bon.policy_dir
-        summary["best_of_n"] = {"accepted": bon.accepted, "refused": bon.refused, "generator_calls": bon.generator_calls,
-                                "train_loss": bon.train_loss, "seconds": bon.seconds}
-        con.print(f"{bon.accepted} accepted completions ({bon.generator_calls} samples), fine-tuned in {bon.seconds:.0f}s")
-    summary["timings"]["best_of_n_s"], t = time.time() - t, time.time()
-
-    reward = AcceptanceReward(clf, cfg.reward)
+        policies["best-of-n distilled"], summary["best_of_n"] = _best_of_n(world, clf, start, cfg, out, con, progress)
+    timings["best_of_n_s"], t = time.time() - t, time.time()
     if "rl" in cfg.methods:
-        con.rule(f"[bold]3. RL[/] ({cfg.rl.algorithm}, beta={cfg.rl.beta}) with the classifier as reward")
-        rl = train_rl(start, reward, world.sample_prompts(cfg.rl_prompts, seed=cfg.seed + 31), cfg.rl, out / "rl",
-                      progress=progress)
-        policies["RL distilled"] = rl.policy_dir
-        summary["rl"] = {"history": rl.history, "seconds": rl.seconds,
-                         "checkpoints": [[s, str(p)] for s, p in rl.checkpoints]}
-        con.print(f"{cfg.rl.steps} steps in {rl.seconds:.0f}s; reward {rl.history[0]['reward']:.3f} -> "
-                  f"{rl.history[-1]['reward']:.3f}")
-    summary["timings"]["rl_s"], t = time.time() - t, time.time()
-
-    from nines.distill.compare import compare_policies, kl_curve
+        policies["RL distilled"], summary["rl"] = _rl(world, reward, start, cfg, out, con, progress)
+    timings["rl_s"], t = time.time() - t, time.time()
 
     con.rule("[bold]4. compare[/] unfiltered, filtered and distilled policies")
     rows = compare_policies(world, clf, reward, start, policies, cfg.eval, progress=progress)
@@ -162,19 +183,11 @@ def run_distill(cfg: DistillConfig, progress: bool = True, console: Console | No
     # The world's own exact failure rate on the same prompts: what the start policy imitates.
     eval_prompts = world.sample_prompts(cfg.eval.n_prompts, seed=cfg.eval.seed)
     summary["world_exact_failure_rate"] = sum(world.injury_probability(p, fams) for p in eval_prompts) / len(eval_prompts)
-    summary["timings"]["compare_s"], t = time.time() - t, time.time()
+    timings["compare_s"], t = time.time() - t, time.time()
     if "rl" in cfg.methods:
-        points = kl_curve(world, reward, start, summary["rl"]["checkpoints"], cfg.curve_prompts, cfg.eval.seed + 7)
-        summary["kl_curve"] = points
-        from nines.distill.plots import plot_kl_curves
-
-        filt = summary["policies"]["filtered"]
-        plot_kl_curves(points, out / "kl_curves.png",
-                       {"sqrt_kl": max(filt["kl"], 0) ** 0.5, "mean_reward": filt["mean_reward"], "failure": filt["failure"]})
-    summary["timings"]["curve_s"] = time.time() - t
+        summary["kl_curve"] = _curves(world, reward, start, cfg, out, summary)
+    timings["curve_s"] = time.time() - t
     (out / "results.json").write_text(json.dumps(summary, indent=2, default=float))
-    from nines.distill.table import print_table
-
     print_table(con, rows)
     con.print(f"StoryWorld's own exact failure rate on these prompts: {summary['world_exact_failure_rate']:.3%} "
               "(the unfiltered row is the start policy imitating it)")

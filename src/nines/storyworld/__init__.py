@@ -6,6 +6,7 @@ The label is exact (injurious outcome and sentient victim) and every probability
 """
 
 from nines.storyworld.batch import FamilySplit, StoryBatch
+from nines.storyworld.completions import CompletionFacts, CompletionTable
 from nines.storyworld.families import INJURIOUS_OUTCOMES, OUTCOMES
 from nines.storyworld.generator import StoryWorldGenerator
 from nines.storyworld.labeller import SimulatedLabeller
@@ -13,6 +14,8 @@ from nines.storyworld.scenes import DISTRIBUTIONS
 from nines.storyworld.world import StoryWorld
 
 __all__ = [
+    "CompletionFacts",
+    "CompletionTable",
     "DISTRIBUTIONS",
     "INJURIOUS_OUTCOMES",
     "OUTCOMES",
