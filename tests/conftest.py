@@ -149,3 +149,29 @@ def tiny_generator(tiny_model_dir: Path):
     return HFGenerator(HFGeneratorConfig(model=str(tiny_model_dir), max_new_tokens=20, device="cpu"))
 
 
+
+
+@pytest.fixture(scope="session")
+def cli_loop(tmp_path_factory: pytest.TempPathFactory, tiny_encoder_dir: Path) -> Path:
+    """generate -> label -> train -> calibrate through the CLI, with a tiny encoder.
+
+    The folder holds ``gen.jsonl``, ``lab.jsonl``, ``nines.db`` and the calibrated classifier ``clf/``
+    (which has no training families in its metadata). Tests must not modify these files.
+    """
+    from click.testing import CliRunner
+
+    from nines.cli.main import cli
+
+    def ok(*args: str) -> None:
+        result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+
+    d = tmp_path_factory.mktemp("loop")
+    ok("generate", "--num-prompts", "300", "-n", "2", "--seed", "1", "--output", str(d / "gen.jsonl"))
+    ok("label", "--input", str(d / "gen.jsonl"), "--output", str(d / "lab.jsonl"), "--labeller", "simulated",
+       "--error-rate", "0.0", "--store", str(d / "nines.db"), "--dataset", "demo")
+    ok("train", "--data", str(d / "lab.jsonl"), "--val", str(d / "lab.jsonl"), "--output", str(d / "clf"),
+       f"backbone={tiny_encoder_dir}", "max_steps=6", "batch_size=16", "eval_every=3")
+    ok("calibrate", "--classifier", str(d / "clf"), "--data", str(d / "lab.jsonl"), "--clean-n", "300",
+       "rejection_budget=0.1")
+    return d

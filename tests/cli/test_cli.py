@@ -35,17 +35,9 @@ def test_every_verb_has_help_with_an_example(verb: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def loop(tmp_path_factory: pytest.TempPathFactory, tiny_encoder_dir: Path) -> Path:
-    """generate -> label -> train -> calibrate, with a tiny encoder."""
-    d = tmp_path_factory.mktemp("loop")
-    ok("generate", "--num-prompts", "300", "-n", "2", "--seed", "1", "--output", str(d / "gen.jsonl"))
-    ok("label", "--input", str(d / "gen.jsonl"), "--output", str(d / "lab.jsonl"), "--labeller", "simulated",
-       "--error-rate", "0.0", "--store", str(d / "nines.db"), "--dataset", "demo")
-    ok("train", "--data", str(d / "lab.jsonl"), "--val", str(d / "lab.jsonl"), "--output", str(d / "clf"),
-       f"backbone={tiny_encoder_dir}", "max_steps=6", "batch_size=16", "eval_every=3")
-    ok("calibrate", "--classifier", str(d / "clf"), "--data", str(d / "lab.jsonl"), "--clean-n", "300",
-       "rejection_budget=0.1")
-    return d
+def loop(cli_loop: Path) -> Path:
+    """generate -> label -> train -> calibrate through the CLI (the shared session fixture)."""
+    return cli_loop
 
 
 def test_generate_and_label_write_what_they_say(loop: Path) -> None:

@@ -34,17 +34,9 @@ def test_distill_help_has_an_example() -> None:
 
 
 @pytest.fixture(scope="module")
-def classifier(tmp_path_factory: pytest.TempPathFactory, tiny_encoder_dir: Path) -> Path:
-    """generate -> label -> train -> calibrate a tiny encoder classifier (no training families saved)."""
-    d = tmp_path_factory.mktemp("distill_clf")
-    ok("generate", "--num-prompts", "150", "-n", "2", "--seed", "1", "--output", str(d / "gen.jsonl"))
-    ok("label", "--input", str(d / "gen.jsonl"), "--output", str(d / "lab.jsonl"), "--labeller", "simulated",
-       "--error-rate", "0.0", "--store", str(d / "nines.db"), "--dataset", "demo")
-    ok("train", "--data", str(d / "lab.jsonl"), "--val", str(d / "lab.jsonl"), "--output", str(d / "clf"),
-       f"backbone={tiny_encoder_dir}", "max_steps=6", "batch_size=16", "eval_every=3")
-    ok("calibrate", "--classifier", str(d / "clf"), "--data", str(d / "lab.jsonl"), "--clean-n", "300",
-       "rejection_budget=0.1")
-    return d / "clf"
+def classifier(cli_loop: Path) -> Path:
+    """The tiny calibrated classifier the CLI loop made (no training families saved)."""
+    return cli_loop / "clf"
 
 
 @pytest.fixture(scope="module")

@@ -157,6 +157,7 @@ class Sampled:
     attempts: np.ndarray  # generator samples per prompt
     classifier_calls: int
     seconds: float
+    scores: list[float | None] | None = None  # classifier scores already known (the filter's), per prompt
 
 
 def sample_policy(generator: Any, prompts: Sequence[str], seed: int) -> Sampled:
@@ -173,7 +174,8 @@ def sample_filtered(generator: Any, classifier: Classifier, prompts: Sequence[st
     cfg = FilterConfig(strategy="sequential", max_attempts=max_attempts, fallback="refuse", seed=seed)
     res = filter_generate(generator, classifier, list(prompts), cfg, progress=progress)
     attempts = np.array([r.attempts for r in res], dtype=float)
-    return Sampled(list(prompts), [r.completion for r in res], attempts, int(attempts.sum()), time.time() - t0)
+    return Sampled(list(prompts), [r.completion for r in res], attempts, int(attempts.sum()), time.time() - t0,
+                   scores=[r.score for r in res])
 
 
 def filtered_kl(attempts: np.ndarray, max_attempts: int) -> KLEstimate:
@@ -206,7 +208,10 @@ def figures(name: str, sampled: Sampled, labels: Labelled, classifier: Classifie
     texts = [str(sampled.texts[i]) for i in keep]
     lab = Labelled([labels.injurious[i] for i in keep], labels.quality[keep])
     n_valid = len(texts) - lab.n_invalid
-    scores = np.asarray(classifier.score(prompts, texts)) if texts else np.zeros(0)
+    if sampled.scores is not None:  # the filter scored what it returned: no second classifier pass
+        scores = np.array([sampled.scores[i] for i in keep], dtype=float)
+    else:
+        scores = np.asarray(classifier.score(prompts, texts)) if texts else np.zeros(0)
     flagged = int(np.sum(scores > classifier.threshold))
     # Win rate: policy completion vs an independent unfiltered one, on the first prompts.
     n_ref = len(reference.injurious)
