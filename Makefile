@@ -30,7 +30,7 @@ demo: install
 demo-quick: install
 	$(BIN)/nines demo --quick --output runs/demo-quick
 
-# The demo plus distillation (best-of-n and RL policies, a section in the report): ~45 min more.
+# The demo plus distillation (best-of-n and RL policies, a section in the report): ~80 min more.
 demo-distill: install
 	mkdir -p runs/demo
 	$(BIN)/python benchmarks/active_learning.py --quick --out runs/demo/active_learning.json

@@ -101,7 +101,7 @@ def evaluate(clf_dir: str, output: str, al_path: str | None, config_path: str | 
 @click.option("--active-learning", "al_path", type=click.Path(dir_okay=False), help=AL_HELP)
 @click.option("--distill", "with_distill", is_flag=True,
               help="Also distil the filter into one generator (best-of-n and RL; `nines distill`) and add a "
-                   "distillation section to the report (about 45 more minutes; a few with --quick).")
+                   "distillation section to the report (about 80 more minutes on 2 CPU cores; about 12 in all with --quick).")
 @config_options
 @user_errors
 def demo(output: str | None, quick: bool, al_path: str | None, with_distill: bool, config_path: str | None,
