@@ -16,7 +16,7 @@ import torch
 from safetensors.torch import load_file
 
 from nines.distill.bestofn import BestOfNConfig, best_of_n_distill
-from nines.distill.policy import LoraConfig, policy_generator
+from nines.distill.policy import LoraConfig
 from nines.distill.rl import RLConfig, train_rl
 from nines.distill.sft import SFTConfig
 
@@ -59,8 +59,6 @@ def test_rl_with_lora_on_a_pretrained_model_trains_only_the_adapters(stories_dir
     assert not (result.policy_dir / "adapter_config.json").exists()  # merged: a plain causal LM folder
     names = changed(load_file(str(stories_dir / "model.safetensors")), load_file(str(result.policy_dir / "model.safetensors")))
     assert only_adapted(names), sorted(names)
-    texts = [r[0].text for r in policy_generator(result.policy_dir, max_new_tokens=12).generate(PROMPTS[:2], seed=0)]
-    assert all(isinstance(t, str) for t in texts)
 
 
 class AcceptAll:

@@ -150,7 +150,7 @@ def test_rl_config_rejects_bad_values(kwargs: dict[str, Any], match: str) -> Non
 
 def test_train_rl_checks_its_inputs(sft_policy_dir: Path, tmp_path: Path) -> None:
     cfg = RLConfig(steps=1, prompts_per_step=4)
-    with pytest.raises(FileNotFoundError, match="not a policy folder"):
+    with pytest.raises(FileNotFoundError, match="config.json"):
         train_rl(tmp_path, StartsWithThe(), ["a"] * 4, cfg, tmp_path / "out", progress=False)
     with pytest.raises(ValueError, match="at least rl.prompts_per_step=4"):
         train_rl(sft_policy_dir, StartsWithThe(), ["a", "b"], cfg, tmp_path / "out", progress=False)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from nines.distill.sft import collate, encode_pairs
+from nines.distill.sft import encode_pairs, pair_logprobs
 
 
 @dataclass
@@ -37,25 +37,8 @@ class KLEstimate:
 def sequence_logprobs(model: Any, tokenizer: Any, prompts: Sequence[str], completions: Sequence[str],
                       batch_size: int = 256) -> np.ndarray:
     """log p(" " + completion + EOS | prompt) under ``model``, shape (N,)."""
-    import torch
-
-    pairs = encode_pairs(tokenizer, prompts, completions)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    out = np.empty(len(pairs))
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        for start in range(0, len(pairs), batch_size):
-            batch = collate(pairs, range(start, min(start + batch_size, len(pairs))), pad)
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-            # position t predicts token t+1: logits (B, T-1, V) against labels (B, T-1)
-            labels = batch["labels"][:, 1:]
-            logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
-            mask = labels != -100
-            tok_lp = logp.gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1) * mask
-            out[start : start + len(labels)] = tok_lp.sum(-1).cpu().numpy()
-    model.train(was_training)
-    return out
+    return pair_logprobs(model, encode_pairs(tokenizer, prompts, completions), pad, batch_size)[0]
 
 
 def kl_to_reference(policy: Any, reference: Any, tokenizer: Any, prompts: Sequence[str],

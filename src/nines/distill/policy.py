@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from nines.generate.hf import HFGenerator, HFGeneratorConfig
+if TYPE_CHECKING:  # transformers is imported only when a policy is built or loaded (keeps configs light)
+    from nines.generate.hf import HFGenerator
 
 PEFT_HINT = "LoRA needs the optional dependency peft: pip install 'nines[distill]' (or pip install peft)"
 
@@ -84,32 +85,46 @@ def build_tiny_policy(tokenizer: Any, config: TinyPolicyConfig, seed: int = 0) -
     return model
 
 
-def load_policy(source: str, lora: LoraConfig | None = None, device: str = "cpu") -> tuple[Any, Any]:
+def load_policy(source: str | Path, lora: LoraConfig | None = None, device: str = "cpu") -> tuple[Any, Any]:
     """Load a causal LM and its tokenizer from a folder or hub id, adding LoRA adapters when asked.
+
+    The tokenizer gets a padding token (EOS) when it has none, and the generation config an EOS
+    and padding token when it has none, so every stage samples and batches the same way.
 
     Raises:
         FileNotFoundError: when the folder or id cannot be loaded (offline, typo), with how to fix it.
         ImportError: when LoRA is asked for and ``peft`` is missing.
     """
-    from nines.generate.hf import _load
+    from nines.generate.hf import HFGeneratorConfig, _load
 
-    model, tokenizer = _load(HFGeneratorConfig(model=source, device=device, dtype="float32"))
+    model, tokenizer = _load(HFGeneratorConfig(model=str(source), device=device, dtype="float32"))
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    gen = model.generation_config
+    if gen.eos_token_id is None:
+        gen.eos_token_id = tokenizer.eos_token_id
+    if gen.pad_token_id is None:
+        gen.pad_token_id = tokenizer.pad_token_id
     if lora is not None and lora.enabled:
         model = add_lora(model, lora)
     return model.train(), tokenizer
 
 
-def add_lora(model: Any, lora: LoraConfig) -> Any:
-    """Wrap ``model`` with trainable LoRA adapters (base weights frozen)."""
+def peft_config(lora: LoraConfig) -> Any:
+    """The ``peft.LoraConfig`` for a causal LM (raises ImportError with an install hint without peft)."""
     try:
         from peft import LoraConfig as PeftLoraConfig
-        from peft import get_peft_model
     except ImportError as e:
         raise ImportError(PEFT_HINT) from e
-    cfg = PeftLoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, task_type="CAUSAL_LM",
-                         target_modules=list(lora.target_modules) or None)
+    return PeftLoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, task_type="CAUSAL_LM",
+                          target_modules=list(lora.target_modules) or None)
+
+
+def add_lora(model: Any, lora: LoraConfig) -> Any:
+    """Wrap ``model`` with trainable LoRA adapters (base weights frozen)."""
+    cfg = peft_config(lora)  # checks peft is installed first
+    from peft import get_peft_model
+
     return get_peft_model(model, cfg)
 
 
@@ -136,6 +151,8 @@ def policy_generator(source: str | Path | None = None, *, model: Any = None, tok
     The completion ends at the policy's end-of-sequence token (no sentence cut: a policy that
     learnt to write one sentence stops itself) and loses the leading space it was trained with.
     """
+    from nines.generate.hf import HFGenerator, HFGeneratorConfig
+
     cfg = HFGeneratorConfig(model=str(source or "policy"), max_new_tokens=max_new_tokens, stop_at_sentence_end=False,
                             batch_size=batch_size, device="auto", dtype="float32")
     return PolicyGenerator(HFGenerator(cfg, model=model, tokenizer=tokenizer, name=name))

@@ -149,51 +149,29 @@ def train_rl(start_policy: str | Path, reward: Callable[..., list[float]], promp
         progress: show a progress bar.
     """
     from datasets import Dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    from nines.distill.policy import load_policy, peft_config, save_policy
 
     trl = _trl()
-    start, out = Path(start_policy), Path(out_dir)
-    looks_local = start.exists() or str(start_policy).startswith(("/", ".", "~"))
-    if looks_local and not (start / "config.json").is_file():
-        raise FileNotFoundError(f"{start} is not a policy folder (no config.json); pass a folder written by "
-                                "save_pretrained or a hub id")
+    out = Path(out_dir)
     if len(prompts) < cfg.prompts_per_step:
         raise ValueError(f"need at least rl.prompts_per_step={cfg.prompts_per_step} training prompts, got {len(prompts)}")
-    source = str(start) if looks_local else str(start_policy)  # a hub id stays a hub id
-    tokenizer = AutoTokenizer.from_pretrained(source)
+    # TRL builds the frozen reference from the loaded model's name_or_path: the start folder or hub id.
+    model, tokenizer = load_policy(start_policy)
     tokenizer.padding_side = "left"
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(source, dtype="float32")
-    if model.generation_config.eos_token_id is None:
-        model.generation_config.eos_token_id = tokenizer.eos_token_id
-    if model.generation_config.pad_token_id is None:
-        model.generation_config.pad_token_id = tokenizer.pad_token_id
-    peft_config = None
-    if cfg.lora.enabled:
-        from nines.distill.policy import PEFT_HINT
-
-        try:
-            from peft import LoraConfig as PeftLoraConfig
-        except ImportError as e:
-            raise ImportError(PEFT_HINT) from e
-        peft_config = PeftLoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
-                                     task_type="CAUSAL_LM", target_modules=list(cfg.lora.target_modules) or None)
     result = RLResult(policy_dir=out / "policy")
     trainer_cls = trl.RLOOTrainer if cfg.algorithm == "rloo" else trl.GRPOTrainer
     t0 = time.time()
     trainer = trainer_cls(
         model=model, reward_funcs=reward, args=_trainer_args(cfg, out),
         train_dataset=Dataset.from_dict({"prompt": list(prompts)}), processing_class=tokenizer,
-        callbacks=[_callback(result, cfg, out, tokenizer, progress)], peft_config=peft_config,
+        callbacks=[_callback(result, cfg, out, tokenizer, progress)],
+        peft_config=peft_config(cfg.lora) if cfg.lora.enabled else None,
     )
-    from transformers.trainer_callback import PrinterCallback, ProgressCallback
-
     trainer.remove_callback(PrinterCallback)  # our own bar and history replace TRL's printed dicts
     trainer.remove_callback(ProgressCallback)
     trainer.train()
-    from nines.distill.policy import save_policy
-
     save_policy(trainer.model, tokenizer, result.policy_dir)
     result.checkpoints.append((cfg.steps, result.policy_dir))
     result.seconds = time.time() - t0

@@ -108,22 +108,35 @@ def collate(pairs: EncodedPairs, rows: Sequence[int], pad_id: int) -> dict[str, 
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
-def completion_loss(model: Any, pairs: EncodedPairs, batch_size: int = 256) -> float:
-    """Mean completion-token cross-entropy (nats per token) of ``model`` on ``pairs``."""
+def pair_logprobs(model: Any, pairs: EncodedPairs, pad_id: int, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair: the summed log-probability of its completion tokens (EOS included), and their count.
+
+    Returns two arrays of shape ``(len(pairs),)``, computed by teacher forcing without gradients.
+    """
     import torch
 
-    pad = _pad_id(model)
+    logps, counts = np.empty(len(pairs)), np.empty(len(pairs), dtype=np.int64)
     was_training = model.training
     model.eval()
-    total, count = 0.0, 0
     with torch.no_grad():
         for start in range(0, len(pairs), batch_size):
-            batch = collate(pairs, range(start, min(start + batch_size, len(pairs))), pad)
-            n = int((batch["labels"][:, 1:] != -100).sum())
-            total += float(model(**batch).loss) * n
-            count += n
+            batch = collate(pairs, range(start, min(start + batch_size, len(pairs))), pad_id)
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            # position t predicts token t+1: logits (B, T-1, V) against labels (B, T-1)
+            labels = batch["labels"][:, 1:]
+            mask = labels != -100
+            logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
+            tok_lp = logp.gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1) * mask
+            logps[start : start + len(labels)] = tok_lp.sum(-1).cpu().numpy()
+            counts[start : start + len(labels)] = mask.sum(-1).cpu().numpy()
     model.train(was_training)
-    return total / max(count, 1)
+    return logps, counts
+
+
+def completion_loss(model: Any, pairs: EncodedPairs, batch_size: int = 256) -> float:
+    """Mean completion-token cross-entropy (nats per token) of ``model`` on ``pairs``."""
+    logps, counts = pair_logprobs(model, pairs, _pad_id(model), batch_size)
+    return float(-logps.sum() / max(int(counts.sum()), 1))
 
 
 def _pad_id(model: Any) -> int:
