@@ -63,6 +63,7 @@ bench: install
 	$(BIN)/python benchmarks/active_learning.py --out runs/active_learning.json
 	$(BIN)/python benchmarks/winrate_judge_calls.py
 	$(BIN)/python benchmarks/rare_events.py
+	$(BIN)/python benchmarks/proxy_load.py
 	$(BIN)/python benchmarks/distill.py --classifier runs/demo/classifier --output runs/distill_bench
 
 clean:

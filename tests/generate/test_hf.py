@@ -47,6 +47,12 @@ def test_seed_makes_it_deterministic_and_leaves_global_rng_alone(tiny_generator:
     assert [[x.text for x in g] for g in a] != [[x.text for x in g] for g in c]
 
 
+def test_no_seed_resamples_instead_of_repeating(tiny_generator: HFGenerator) -> None:
+    # The filter resamples with seed=None when its config has no seed: each call must draw afresh.
+    draws = [[x.text for g in tiny_generator.generate(PROMPTS, n=2, seed=None) for x in g] for _ in range(3)]
+    assert draws[0] != draws[1] or draws[1] != draws[2]
+
+
 @pytest.mark.parametrize("sentence", [True, False])
 def test_logprob_matches_forward_pass_of_kept_tokens(tiny_generator: HFGenerator, sentence: bool) -> None:
     gen = tiny_generator.with_options(stop_at_sentence_end=sentence, temperature=0.7, top_p=0.9)

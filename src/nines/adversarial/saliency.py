@@ -26,6 +26,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from nines.classify import windows as win
 from nines.classify.base import Classifier
 from nines.classify.encoder import EncoderClassifier
 
@@ -105,7 +106,8 @@ class SaliencyMap:
         score: the classifier's calibrated score for it.
         method: ``gradient`` or ``occlusion``.
         tokens: one entry per non-special token that the classifier saw (prompt tokens lost to left
-            truncation are absent), in text order, prompt first.
+            truncation, and completion tokens outside the explained window of a long pair, are
+            absent), in text order, prompt first.
     """
 
     prompt: str
@@ -170,23 +172,52 @@ class EmbeddingGradient:
         return float(1.0 / (1.0 + np.exp(-self.logit / self.temperature)))
 
 
+def explained_window(clf: EncoderClassifier, prompt: str, completion: str
+                     ) -> tuple[win.Tokenised, win.Window]:
+    """The pair tokenised with offsets, and the window whose logit is the pair's score.
+
+    A pair that fits has one window. A longer one is scored on all its windows and the one with the
+    highest logit (the max that :meth:`EncoderClassifier.score` returns) is explained.
+    """
+    tok = win.tokenise(clf.tokenizer, [prompt], [completion], offsets=True)
+    windows = win.plan(tok, clf.budget, clf.window_config)
+    if len(windows) == 1:
+        return tok, windows[0]
+    z = clf.window_logits(tok, windows)
+    return tok, windows[int(np.argmax(z))]
+
+
+def _window_tokens(tok: win.Tokenised, w: win.Window, tpl: win.PairTemplate
+                   ) -> tuple[list[Segment | None], list[tuple[int, int]]]:
+    """Segment and character offsets (into the whole prompt or completion) of each input token."""
+    assert tok.prompt_offsets is not None and tok.completion_offsets is not None  # tokenised with offsets
+    p_off = tok.prompt_offsets[0][w.prompt_start:]
+    c_off = tok.completion_offsets[0][w.completion_start:w.completion_end]
+    special: list[tuple[int, int]] = [(0, 0)]
+    segs: list[Segment | None] = ([None] * len(tpl.prefix) + ["prompt"] * len(p_off) + [None] * len(tpl.middle)
+                                  + ["completion"] * len(c_off) + [None] * len(tpl.suffix))
+    offsets = (special * len(tpl.prefix) + p_off + special * len(tpl.middle) + c_off
+               + special * len(tpl.suffix))
+    return segs, offsets
+
+
 def embedding_gradient(clf: EncoderClassifier, prompt: str, completion: str) -> EmbeddingGradient:
     """Gradient of ``logit / T`` with respect to the word embeddings of one pair.
 
-    The model runs in eval mode (no dropout) and its train/eval mode is restored afterwards. Only
-    the input embeddings require a gradient and :func:`torch.autograd.grad` is used instead of
-    ``backward``, so no parameter's ``.grad`` is written. It cannot run inside
-    ``torch.inference_mode``.
+    A pair longer than the classifier's window is explained on the window that gives its score
+    (:func:`explained_window`); offsets stay character offsets into the whole prompt and
+    completion, and tokens outside that window are absent. The model runs in eval mode (no
+    dropout) and its train/eval mode is restored afterwards. Only the input embeddings require a
+    gradient and :func:`torch.autograd.grad` is used instead of ``backward``, so no parameter's
+    ``.grad`` is written. It cannot run inside ``torch.inference_mode``.
     """
     model = clf.model
+    tok, window = explained_window(clf, prompt, completion)
+    segs, offsets = _window_tokens(tok, window, clf.template)
     was_training = model.training
     model.eval()
     try:
-        enc = clf.tokenizer([prompt], [completion], truncation="only_first", max_length=clf.meta.max_length,
-                            return_offsets_mapping=True, return_tensors="pt")
-        seq_ids = enc.sequence_ids(0)
-        offsets = [(int(s), int(e)) for s, e in enc.pop("offset_mapping")[0].tolist()]
-        batch = {k: v.to(clf.device) for k, v in enc.items()}
+        batch = win.build_inputs(tok, [window], clf.template, clf.device)
         ids = batch.pop("input_ids")  # (1, L)
         with torch.enable_grad():
             # A leaf copy of the embedding output, so the gradient stops there and not at the weights.
@@ -198,7 +229,6 @@ def embedding_gradient(clf: EncoderClassifier, prompt: str, completion: str) -> 
         if was_training:
             model.train()
     id_list = [int(i) for i in ids[0].tolist()]
-    segs: list[Segment | None] = [None if s is None else SEGMENTS[s] for s in seq_ids]
     return EmbeddingGradient(id_list, clf.tokenizer.convert_ids_to_tokens(id_list), segs, offsets,
                              embeds[0].detach(), grad[0].detach(), float(logit.detach()),
                              float(clf.meta.temperature))

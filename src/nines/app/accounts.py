@@ -18,6 +18,13 @@ from nines.app.security import TOKEN_PREFIX, Passwords, check_password, new_toke
 from nines.app.settings import ROLES
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+# Separators dropped and digits read as the letters they resemble when comparing names, so that
+# "Admin", "admin.", "ad_min" and "adm1n"-style variants cannot sit beside "admin".
+_SKELETON = str.maketrans({".": None, "_": None, "-": None, "0": "o", "1": "l"})
+# Serialises account creation on PostgreSQL (the look-alike check reads, then inserts).
+_USERS_LOCK = 2_000_000_001
+#: Token use is written at most this often per token, so API traffic does not turn into writes.
+LAST_USED_EVERY_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -65,21 +72,39 @@ def _user(row: Any, csrf: str | None = None) -> User:
     return User(id=row.id, username=row.username, roles=frozenset(row.roles.split(",")), csrf_token=csrf)
 
 
+def skeleton(username: str) -> str:
+    """What a username looks like: lower case, without ``. _ -``, with 0 and 1 read as o and l."""
+    return username.lower().translate(_SKELETON)
+
+
+def look_alike(conn: Connection, username: str) -> str | None:
+    """An existing username that ``username`` equals or resembles (see :func:`skeleton`), or ``None``."""
+    mine = skeleton(username)
+    # Every name is compared in Python: accounts number in the hundreds, and SQL cannot say "looks like".
+    return next((name for name in conn.execute(sa.select(t.users.c.username)).scalars() if skeleton(name) == mine),
+                None)
+
+
 def create_user(conn: Connection, pw: Passwords, username: str, password: str, roles: str | list[str]) -> User:
-    """Add a user.
+    """Add a user; the username is stored in lower case.
 
     Raises:
         Unprocessable: a bad username, password or role.
-        Conflict: the username is taken.
+        Conflict: the username is taken, or looks like one that is.
     """
     if not USERNAME_RE.match(username):
         raise Unprocessable("usernames are 1-64 characters: letters, digits and _ . @ - (not first)")
+    username = username.lower()
     problem = check_password(password)
     if problem:
         raise Unprocessable(problem)
     role_set = parse_roles(roles)
-    if conn.execute(sa.select(t.users.c.id).where(t.users.c.username == username)).first() is not None:
-        raise Conflict(f"the username {username!r} is taken")
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _USERS_LOCK})
+    taken = look_alike(conn, username)
+    if taken is not None:
+        raise Conflict(f"the username {username!r} is taken" if taken.lower() == username else
+                       f"the username {username!r} looks too much like the existing {taken!r}; pick another")
     new_id = conn.execute(
         t.users.insert().values(username=username, password_hash=pw.hash(password), roles=",".join(sorted(role_set)),
                                 active=True, created_at=now()).returning(t.users.c.id)
@@ -88,9 +113,18 @@ def create_user(conn: Connection, pw: Passwords, username: str, password: str, r
 
 
 def find_login(conn: Connection, username: str) -> Any | None:
-    """The active user row for a login name, or ``None``."""
+    """The active user row for a login name in any case, or ``None``.
+
+    Names are stored in lower case now; an older store may hold mixed-case names, even two that
+    differ only in case, so an exact match wins and a case-insensitive one must be unique.
+    """
     u = t.users
-    return conn.execute(sa.select(u).where(u.c.username == username, u.c.active.is_(True))).first()
+    exact = conn.execute(sa.select(u).where(u.c.username == username, u.c.active.is_(True))).first()
+    if exact is not None:
+        return exact
+    rows = conn.execute(sa.select(u).where(sa.func.lower(u.c.username) == username.lower(),
+                                           u.c.active.is_(True)).limit(2)).all()
+    return rows[0] if len(rows) == 1 else None
 
 
 def list_users(conn: Connection) -> list[dict[str, Any]]:
@@ -103,11 +137,15 @@ def list_users(conn: Connection) -> list[dict[str, Any]]:
 
 def update_user(conn: Connection, pw: Passwords, user_id: int, roles: list[str] | None, active: bool | None,
                 password: str | None) -> None:
-    """Change a user's roles, active flag or password; deactivating ends their sessions.
+    """Change a user's roles, active flag or password.
+
+    Deactivating or a new password ends the user's sessions and revokes their API tokens (for
+    good: reactivating does not bring them back).
 
     Raises:
         NotFound: no such user.
         Unprocessable: a bad role or password.
+        Conflict: the change would leave no active admin.
     """
     values: dict[str, Any] = {}
     if roles is not None:
@@ -119,12 +157,31 @@ def update_user(conn: Connection, pw: Passwords, user_id: int, roles: list[str] 
         if problem:
             raise Unprocessable(problem)
         values["password_hash"] = pw.hash(password)
-    if conn.execute(sa.select(t.users.c.id).where(t.users.c.id == user_id)).first() is None:
+    u = t.users
+    row = conn.execute(sa.select(u.c.roles, u.c.active).where(u.c.id == user_id)).first()
+    if row is None:
         raise NotFound(f"no user with id {user_id}")
+    if _drops_last_admin(conn, user_id, row, values):
+        raise Conflict("this is the last active admin: make another account an admin first")
     if values:
-        conn.execute(t.users.update().where(t.users.c.id == user_id).values(**values))
+        conn.execute(u.update().where(u.c.id == user_id).values(**values))
     if active is False or password is not None:
         conn.execute(t.sessions.delete().where(t.sessions.c.user_id == user_id))
+        a = t.api_tokens
+        conn.execute(a.update().where(a.c.user_id == user_id, a.c.revoked_at.is_(None)).values(revoked_at=now()))
+
+
+def _drops_last_admin(conn: Connection, user_id: int, row: Any, values: dict[str, Any]) -> bool:
+    """Whether applying ``values`` to an active admin leaves no other active admin."""
+    was_admin = row.active and "admin" in row.roles.split(",")
+    stays_admin = values.get("active", row.active) and "admin" in values.get("roles", row.roles).split(",")
+    if not was_admin or stays_admin:
+        return False
+    if conn.dialect.name == "postgresql":  # two admins demoting each other at once must not both succeed
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _USERS_LOCK})
+    u = t.users
+    others = conn.execute(sa.select(u.c.roles).where(u.c.id != user_id, u.c.active.is_(True))).scalars()
+    return not any("admin" in r.split(",") for r in others)
 
 
 # --------------------------------------------------------------------------- sessions
@@ -175,11 +232,19 @@ def token_user(db: Database, token: str) -> User | None:
     a, u = t.api_tokens, t.users
     with db.read() as conn:
         row = conn.execute(
-            sa.select(u.c.id, u.c.username, u.c.roles, a.c.id.label("token_id"))
+            sa.select(u.c.id, u.c.username, u.c.roles, a.c.id.label("token_id"), a.c.last_used_at)
             .join(u, u.c.id == a.c.user_id)
             .where(a.c.token_hash == token_hash(token), a.c.revoked_at.is_(None), u.c.active.is_(True))
         ).first()
-    return None if row is None else _user(row)
+    if row is None:
+        return None
+    stale = now() - timedelta(seconds=LAST_USED_EVERY_S)
+    if row.last_used_at is None or utc(row.last_used_at) < stale:
+        with db.write() as conn:  # the condition again, so parallel requests write once
+            conn.execute(a.update().where(a.c.id == row.token_id, sa.or_(a.c.last_used_at.is_(None),
+                                                                           a.c.last_used_at < stale))
+                         .values(last_used_at=now()))
+    return _user(row)
 
 
 def list_tokens(conn: Connection, user_id: int) -> list[dict[str, Any]]:
@@ -187,11 +252,18 @@ def list_tokens(conn: Connection, user_id: int) -> list[dict[str, Any]]:
     a = t.api_tokens
     rows = conn.execute(sa.select(a).where(a.c.user_id == user_id).order_by(a.c.id))
     return [{"id": r.id, "name": r.name, "created_at": utc(r.created_at).isoformat(),
+             "last_used_at": utc(r.last_used_at).isoformat() if r.last_used_at is not None else None,
              "revoked": r.revoked_at is not None} for r in rows]
 
 
-def revoke_token(conn: Connection, user_id: int, token_id: int) -> None:
-    """Revoke one of the user's own tokens.
+def user_exists(conn: Connection, user_id: int) -> None:
+    """Raises :class:`NotFound` unless a user with this id exists (active or not)."""
+    if conn.execute(sa.select(t.users.c.id).where(t.users.c.id == user_id)).first() is None:
+        raise NotFound(f"no user with id {user_id}")
+
+
+def revoke_token(conn: Connection, user_id: int, token_id: int, whose: str = "you have") -> None:
+    """Revoke one of a user's tokens.
 
     Raises:
         NotFound: the user has no token with this id (someone else's counts as none).
@@ -199,7 +271,7 @@ def revoke_token(conn: Connection, user_id: int, token_id: int) -> None:
     a = t.api_tokens
     done = conn.execute(a.update().where(a.c.id == token_id, a.c.user_id == user_id).values(revoked_at=now()))
     if done.rowcount == 0:
-        raise NotFound(f"you have no API token with id {token_id}")
+        raise NotFound(f"{whose} no API token with id {token_id}")
 
 
 # --------------------------------------------------------------------------- invites
@@ -244,3 +316,20 @@ def accept_invite(conn: Connection, pw: Passwords, token: str, username: str, pa
     if done.rowcount != 1:  # someone used it a moment ago: the caller's transaction rolls back
         raise NotFound("this invite link was just used; ask an admin for a new one")
     return user
+
+
+def invite_clash(conn: Connection, token: str, max_clashes: int) -> int:
+    """Count a try to accept an invite with a taken username; returns how many tries are left.
+
+    At ``max_clashes`` the invite is used up, so a link cannot probe usernames without limit.
+    Call it in a transaction of its own (the failed acceptance rolled back).
+    """
+    i = t.invites
+    mine = i.c.token_hash == token_hash(token)
+    conn.execute(i.update().where(mine, i.c.used_at.is_(None)).values(clashes=i.c.clashes + 1))
+    clashes = conn.execute(sa.select(i.c.clashes).where(mine)).scalar_one_or_none()
+    if clashes is None:
+        return 0
+    if clashes >= max_clashes:
+        conn.execute(i.update().where(mine, i.c.used_at.is_(None)).values(used_at=now()))
+    return max(0, max_clashes - int(clashes))

@@ -1,10 +1,11 @@
-"""Inter-labeller agreement for items with several labels: pairwise agreement and Krippendorff's alpha."""
+"""Inter-labeller agreement for items with several labels (pairwise, Krippendorff's alpha), and the rule
+that turns an item's labels into its one stored label."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -74,3 +75,46 @@ def _alpha(coincidence: dict[tuple[str, str], float]) -> float | None:
     if expected == 0:
         return None  # every label is the same value: alpha is undefined
     return 1.0 - observed / expected
+
+
+@dataclass(frozen=True)
+class Consensus:
+    """The label an item's labels add up to.
+
+    Attributes:
+        label: the stored label; ``None`` when there are no labels, or when they tie and no
+            admin has adjudicated.
+        rule: ``"none"`` (no labels), ``"majority"`` (one label is strictly the most common),
+            ``"adjudicated"`` (a tie, settled by the admin) or ``"tie"`` (awaiting adjudication).
+        counts: how many labels of each value.
+    """
+
+    label: str | None
+    rule: str
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def consensus(labels: Sequence[str], adjudicated: str | None = None) -> Consensus:
+    """The aggregation rule: the most common label wins; a tie for most common goes to the admin.
+
+    The order of the labels plays no part (so a late labeller cannot decide a tie), and an
+    adjudication counts only while the labels tie: once a further label makes one value the
+    most common, the majority rules again.
+
+    Args:
+        labels: every label the item has (one per labeller).
+        adjudicated: the admin's decision for this item, if any.
+
+    Returns:
+        The stored label and the rule that gave it.
+    """
+    counts = dict(Counter(labels))
+    if not counts:
+        return Consensus(None, "none", counts)
+    top = max(counts.values())
+    leaders = [lab for lab, n in counts.items() if n == top]
+    if len(leaders) == 1:
+        return Consensus(leaders[0], "majority", counts)
+    if adjudicated is not None:
+        return Consensus(adjudicated, "adjudicated", counts)
+    return Consensus(None, "tie", counts)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 import numpy as np
+import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from nines.app import accounts, dashboard, exports, instructions, labelling, pairwise, redteam
+from nines.app import accounts, adjudication, dashboard, exports, instructions, labelling, pairwise, redteam
+from nines.app import schema as t
 from nines.app.auth import AdminUser, ctx
+from nines.app.errors import NotFound, Unprocessable
 from nines.app.models import (
+    AdjudicationBody,
     InstructionsBody,
     InviteBody,
     PairsBody,
@@ -19,12 +24,20 @@ from nines.app.models import (
     QueuePatch,
     ReviewBody,
     SnippetsBody,
+    Strict,
     UserBody,
+    Username,
     UserPatch,
 )
 from nines.data.record import Snippet
 
 router = APIRouter(prefix="/api/admin", tags=["admin"], responses={401: {}, 403: {}})
+
+
+class UnlockBody(Strict):
+    username: Username | None = None
+    ip: Username | None = None  # the same limits as the login_failures.ip column: 1-64 storable characters
+
 DatasetQuery = Annotated[str | None, Query(min_length=1, max_length=128, pattern=r"^[^\x00]*$")]
 
 
@@ -54,6 +67,52 @@ def update_user(body: UserPatch, request: Request, user_id: PathId,
     return {"updated": True}
 
 
+@router.get("/users/{user_id}/tokens", responses={404: {}})
+def user_tokens(request: Request, user_id: PathId, _: AdminUser) -> list[dict[str, Any]]:
+    """Another user's API tokens (names, dates, last use; never the secret)."""
+    with ctx(request).db.read() as conn:
+        accounts.user_exists(conn, user_id)
+        return accounts.list_tokens(conn, user_id)
+
+
+@router.delete("/users/{user_id}/tokens/{token_id}", responses={404: {}})
+def revoke_user_token(request: Request, user_id: PathId, token_id: PathId, _: AdminUser) -> dict[str, bool]:
+    """Revoke another user's API token."""
+    with ctx(request).db.write() as conn:
+        accounts.user_exists(conn, user_id)
+        accounts.revoke_token(conn, user_id, token_id, whose=f"user {user_id} has")
+    return {"revoked": True}
+
+
+@router.get("/lockouts")
+def lockouts(request: Request, _: AdminUser) -> list[dict[str, Any]]:
+    """Every (username, address) whose logins are refused now, with why and for how long."""
+    context = ctx(request)
+    with context.db.read() as conn:
+        return [asdict(x) for x in context.limiter.lockouts(conn)]
+
+
+@router.post("/users/{user_id}/unlock", responses={404: {}})
+def unlock_user(request: Request, user_id: PathId, _: AdminUser) -> dict[str, int]:
+    """Lift a login lock-out: forget the account's failed logins from every address."""
+    context = ctx(request)
+    with context.db.write() as conn:
+        name = conn.execute(sa.select(t.users.c.username).where(t.users.c.id == user_id)).scalar_one_or_none()
+        if name is None:
+            raise NotFound(f"no user with id {user_id}")
+        return {"cleared": context.limiter.clear(conn, username=name)}
+
+
+@router.post("/lockouts/clear", responses={422: {}})
+def clear_lockouts(body: UnlockBody, request: Request, _: AdminUser) -> dict[str, int]:
+    """Lift lock-outs by username (any address), by address (any account) or both."""
+    if body.username is None and body.ip is None:
+        raise Unprocessable("give a username, an ip or both")
+    context = ctx(request)
+    with context.db.write() as conn:
+        return {"cleared": context.limiter.clear(conn, username=body.username, ip=body.ip)}
+
+
 @router.get("/users/{user_id}/labels", responses={404: {}})
 def user_labels(request: Request, user_id: PathId, _: AdminUser
                 ) -> list[dict[str, Any]]:
@@ -67,7 +126,9 @@ def create_invite(body: InviteBody, request: Request, user: AdminUser) -> dict[s
     """An invite link for the given roles; whoever opens it picks a username and password."""
     with ctx(request).db.write() as conn:
         token = accounts.create_invite(conn, user.id, list(body.roles), body.hours)
-    return {"token": token, "url": str(request.base_url).rstrip("/") + f"/invite/{token}"}
+    # Never built from the request's Host header, which the client chooses: from --public-url, or
+    # a path that the admin's own browser completes.
+    return {"token": token, "url": ctx(request).settings.invite_url(token)}
 
 
 @router.put("/instructions")
@@ -130,6 +191,19 @@ def agreement(request: Request, queue_id: PathId, _: AdminUser) -> dict[str, Any
     """Pairwise agreement, Krippendorff's alpha and the items labellers disagree on."""
     with ctx(request).db.read() as conn:
         return labelling.queue_agreement(conn, queue_id)
+
+
+@router.get("/adjudications")
+def ties(request: Request, _: AdminUser) -> list[dict[str, Any]]:
+    """Snippets whose labels tie, awaiting the admin's decision (they have no stored label meanwhile)."""
+    with ctx(request).db.read() as conn:
+        return adjudication.awaiting(conn)
+
+
+@router.post("/snippets/{snippet_id}/adjudication", responses={404: {}, 409: {}, 422: {}})
+def adjudicate(body: AdjudicationBody, request: Request, snippet_id: PathId, user: AdminUser) -> dict[str, Any]:
+    """Settle a tie between labels: the snippet gets this label while its labels stay tied."""
+    return adjudication.adjudicate(ctx(request).db, user, snippet_id, body.label, body.note)
 
 
 @router.post("/pairs", status_code=201, responses={422: {}})

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Request, Response
 
 from nines.app import accounts
 from nines.app.auth import CSRF_HEADER, LOGIN_CSRF_COOKIE, SESSION_COOKIE, AnyUser, client_ip, ctx
-from nines.app.errors import Forbidden, TooMany, Unauthorized
+from nines.app.errors import Conflict, Forbidden, TooMany, Unauthorized
 from nines.app.models import InviteAcceptBody, LoginBody, PathId, TokenBody
-from nines.app.security import new_token, same
+from nines.app.security import login_key, new_token, same
 
 router = APIRouter(tags=["auth"])
 
@@ -54,24 +54,28 @@ def login_csrf(request: Request, response: Response) -> dict[str, str]:
 def login(body: LoginBody, request: Request, response: Response) -> dict[str, Any]:
     """Check a password and start a session (HttpOnly, SameSite=Strict cookie).
 
-    Failed attempts are counted per (username, IP); past the limit the answer is 429 with
-    Retry-After, even for the right password.
+    Failed attempts are counted per (account, address), per account and per address (see
+    :class:`~nines.app.security.LoginLimiter`); past a limit the answer is 429 with Retry-After,
+    even for the right password, until the window passes or an admin lifts the lock.
     """
     _check_login_csrf(request)
-    context, ip = ctx(request), client_ip(request)
+    context, ip, key = ctx(request), client_ip(request), login_key(body.username)
+    # Check and record the attempt (as a failure, until it succeeds) before the password is
+    # checked, in one transaction: parallel attempts cannot all slip under the limit.
+    with context.db.write() as conn:
+        attempt = context.limiter.reserve(conn, key, ip)
+    if attempt.retry_after:
+        wait = attempt.retry_after
+        raise TooMany(f"too many failed logins for this {attempt.reason}; try again in {wait} s, "
+                      "or ask an admin to lift the lock", headers={"Retry-After": str(wait)})
     with context.db.read() as conn:
-        wait = context.limiter.retry_after(conn, body.username, ip)
         row = accounts.find_login(conn, body.username)
-    if wait:
-        raise TooMany(f"too many failed logins; try again in {wait} s", headers={"Retry-After": str(wait)})
     # The slow hash runs outside any transaction, so it does not hold the SQLite write lock.
     ok = context.passwords.verify(row.password_hash if row is not None else None, body.password)
     if not ok or row is None:
-        with context.db.write() as conn:
-            context.limiter.failed(conn, body.username, ip)
         raise Unauthorized("wrong username or password")
     with context.db.write() as conn:
-        context.limiter.succeeded(conn, body.username, ip)
+        context.limiter.succeeded(conn, key, ip)
     csrf = _start(request, response, row.id)
     return {"user": {"id": row.id, "username": row.username, "roles": row.roles.split(",")}, "csrf_token": csrf}
 
@@ -89,11 +93,22 @@ def logout(request: Request, response: Response, user: AnyUser) -> dict[str, boo
 
 @router.post("/api/auth/invite", status_code=201, responses={403: {}, 404: {}, 409: {}, 422: {}})
 def accept_invite(body: InviteAcceptBody, request: Request, response: Response) -> dict[str, Any]:
-    """Create the invited account and log it in."""
+    """Create the invited account and log it in.
+
+    A username that is taken (or looks like one that is) counts against the invite: after
+    ``invite_max_clashes`` of them it is used up, so a link cannot probe usernames without limit.
+    """
     _check_login_csrf(request)
     context = ctx(request)
-    with context.db.write() as conn:
-        user = accounts.accept_invite(conn, context.passwords, body.token, body.username, body.password)
+    try:
+        with context.db.write() as conn:
+            user = accounts.accept_invite(conn, context.passwords, body.token, body.username, body.password)
+    except Conflict as clash:
+        with context.db.write() as conn:
+            left = accounts.invite_clash(conn, body.token, context.settings.invite_max_clashes)
+        more = (f"{left} {'try' if left == 1 else 'tries'} left with this invite" if left else
+                "this invite is now used up: ask an admin for a new one")
+        raise Conflict(f"{clash.message}; {more}") from None
     csrf = _start(request, response, user.id)
     return {"user": user.public(), "csrf_token": csrf}
 

@@ -41,7 +41,10 @@ def next_item(request: Request, queue_id: PathId, user: LabellerUser) -> dict[st
 @router.post("/api/queues/{queue_id}/labels", status_code=201, responses={404: {}, 409: {}, 422: {}})
 def label(body: LabelBody, request: Request, queue_id: PathId, user: LabellerUser
           ) -> dict[str, Any]:
-    """Label an item. ``key`` makes it idempotent: sending the same key again stores nothing new."""
+    """Label an item the queue gave you (or one under its limit that nobody holds); 409 otherwise.
+
+    ``key`` makes it idempotent: sending the same key again stores nothing new.
+    """
     db = ctx(request).db
     try:
         return labelling.submit(db, queue_id, user, body.snippet_id, body.label, body.note, body.key)
@@ -53,9 +56,9 @@ def label(body: LabelBody, request: Request, queue_id: PathId, user: LabellerUse
         return replay
 
 
-@router.post("/api/queues/{queue_id}/undo", responses={404: {}})
+@router.post("/api/queues/{queue_id}/undo", responses={404: {}, 409: {}})
 def undo(request: Request, queue_id: PathId, user: LabellerUser) -> dict[str, Any]:
-    """Withdraw your latest label in this queue; the item comes back to you."""
+    """Withdraw your latest label in this queue; the item comes back to you (not once the queue is closed)."""
     context = ctx(request)
     return labelling.undo(context.db, queue_id, user, context.settings.lease_minutes)
 

@@ -31,13 +31,17 @@ SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"cache-control", b"no-store"),
 ]
+#: Sent when cookies are ``Secure`` (``--cookie-secure``), i.e. the app is served over HTTPS:
+#: browsers then refuse plain HTTP to this host for a year, so a cookie cannot leak over it.
+HSTS = (b"strict-transport-security", b"max-age=31536000")
 
 
 class SecurityHeaders:
-    """ASGI middleware adding :data:`SECURITY_HEADERS` to every response."""
+    """ASGI middleware adding :data:`SECURITY_HEADERS` (and :data:`HSTS` when asked) to every response."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, hsts: bool = False) -> None:
         self.app = app
+        self.headers = SECURITY_HEADERS + ([HSTS] if hsts else [])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -48,7 +52,7 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 names = {k.lower() for k, _ in message.get("headers", [])}
                 message["headers"] = list(message.get("headers", [])) + [
-                    (k, v) for k, v in SECURITY_HEADERS if k not in names]
+                    (k, v) for k, v in self.headers if k not in names]
             await send(message)
 
         await self.app(scope, receive, with_headers)
@@ -70,7 +74,8 @@ def create_app(settings: AppSettings | None = None, classifier: Any = None, gene
     context = AppContext(
         settings=settings, db=db,
         passwords=Passwords(settings.kdf_time_cost, settings.kdf_memory_kib),
-        limiter=LoginLimiter(settings.login_max_failures, settings.login_window_s),
+        limiter=LoginLimiter(settings.login_max_failures, settings.login_window_s,
+                             settings.login_account_max_failures, settings.login_ip_max_failures),
         playground=Playground(settings, classifier=classifier, generator=generator),
     )
 
@@ -88,6 +93,6 @@ def create_app(settings: AppSettings | None = None, classifier: Any = None, gene
     for router in (api_auth.router, api_admin.router, api_work.router, api_redteam.router, pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, hsts=settings.cookie_secure)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)  # outermost: checked before anything
     return app

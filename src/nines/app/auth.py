@@ -52,7 +52,12 @@ def ctx(request: Request) -> AppContext:
 
 
 def client_ip(request: Request) -> str:
-    """The peer address (proxies are not trusted, so X-Forwarded-For is ignored)."""
+    """The client's address as the server reports it, which the login limits count by.
+
+    That is the socket's peer address, unless ``nines serve --forwarded-allow-ips`` names the
+    peer as a trusted proxy: then uvicorn has already replaced it with the client address from
+    that proxy's ``X-Forwarded-For`` header. Without the option the header is ignored.
+    """
     return request.client.host if request.client else "unknown"
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from nines.app import labelling, pairwise, redteam
+from nines.app import adjudication, labelling, pairwise, redteam
 from nines.app import schema as t
 from nines.app.settings import AppSettings
 
@@ -125,6 +125,7 @@ def overview(conn: Connection, settings: AppSettings) -> dict[str, Any]:
         "datasets": dataset_counts(conn),
         "labels": label_totals(conn),
         "queues": queues,
+        "ties": adjudication.awaiting(conn),
         "classifiers": classifiers(settings),
         "estimates": latest_estimates(settings),
         "pairwise": {**pairwise.counts(conn), "first_win_rate": pairwise.first_win_rate(conn)},

@@ -1,14 +1,19 @@
 """Labelling queues: hand out items, record labels idempotently, undo, and agreement.
 
 A label is written in one transaction with its ``submissions`` row: the row in the store's
-``labels`` history, the snippet's current (majority) label and the submission either all
-commit or none do. ``(user_id, idem_key)`` is unique, so a retried request finds the first
-submission instead of adding a second label.
+``labels`` history, the snippet's stored label (:mod:`nines.app.adjudication`: majority, or the
+admin's adjudication on a tie) and the submission either all commit or none do.
+``(user_id, idem_key)`` is unique, so a retried request finds the first submission instead of
+adding a second label.
+
+A label is accepted only for an item the queue handed to this labeller (their live hold), or
+for an item still under the queue's labels-per-item limit that nobody else holds: no labeller
+can overwrite or outvote another by sending any item id of the queue.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -19,6 +24,7 @@ from sqlalchemy.engine import Connection
 
 from nines.app import schema as t
 from nines.app.accounts import User
+from nines.app.adjudication import lock_snippet, set_consensus
 from nines.app.agreement import agreement
 from nines.app.db import Database, now, utc
 from nines.app.errors import Conflict, NotFound, Unprocessable
@@ -166,34 +172,50 @@ def next_item(db: Database, queue_id: int, user: User, lease_minutes: float) -> 
         return _item(conn, queue_id, picked)
 
 
-def lock_snippet(conn: Connection, snippet_id: int) -> None:
-    """Lock the snippet's row until commit (PostgreSQL; SQLite writers are serialised anyway).
-
-    Two labellers labelling one item at once would otherwise each compute the majority label
-    without seeing the other's uncommitted label.
-    """
-    s = t.snippets_table
-    conn.execute(sa.select(s.c.id).where(s.c.id == snippet_id).with_for_update())
-
-
-def set_consensus(conn: Connection, snippet_id: int) -> None:
-    """Make the snippet's current label the most common one in its history (ties: the latest)."""
-    lt = t.labels_table
-    rows = conn.execute(sa.select(lt.c.label, lt.c.labeller).where(lt.c.snippet_id == snippet_id)
-                        .order_by(lt.c.id)).all()
-    label = labeller = None
-    if rows:
-        counts = Counter(r.label for r in rows)
-        top = max(counts.values())
-        last = [r for r in rows if counts[r.label] == top][-1]
-        label, labeller = last.label, last.labeller
-    s = t.snippets_table
-    conn.execute(s.update().where(s.c.id == snippet_id).values(label=label, labeller=labeller))
-
-
 def _existing(conn: Connection, user_id: int, key: str) -> Any:
     s = t.submissions
     return conn.execute(sa.select(s).where(s.c.user_id == user_id, s.c.idem_key == key)).first()
+
+
+def _admit(conn: Connection, db: Database, queue: Any, user: User, snippet_id: int) -> None:
+    """Refuse a label this labeller may not give now; on return the label may be stored.
+
+    Taking the labeller's own live hold (deleting it) admits the label: the slot was counted
+    for them when the item was handed out, and deleting the row makes two requests racing for
+    one hold see it once. Without a hold, the item must be under its limit counting live labels
+    and other labellers' live holds, checked under the queue's lock that :func:`next_item`
+    takes, so that racing labellers cannot all take the last slot.
+
+    Raises:
+        Conflict: the labeller already labelled the item, the item is held for someone else,
+            or it has all the labels it wants.
+    """
+    s, a = t.submissions, t.assignments
+    mine = sa.select(s.c.id).where(s.c.queue_id == queue.id, s.c.snippet_id == snippet_id,
+                                   s.c.user_id == user.id, s.c.undone_at.is_(None))
+    if conn.execute(mine).first():
+        raise Conflict(f"you already labelled item {snippet_id} in this queue; undo that label to change it")
+    stamp = now()
+    claimed = conn.execute(a.delete().where(a.c.queue_id == queue.id, a.c.snippet_id == snippet_id,
+                                            a.c.user_id == user.id, a.c.expires_at > stamp)).rowcount
+    if claimed:
+        return
+    db.serialize(conn, queue.id)
+    live = sa.select(sa.func.count()).where(s.c.queue_id == queue.id, s.c.snippet_id == snippet_id,
+                                            s.c.undone_at.is_(None)).scalar_subquery()
+    held = sa.select(sa.func.count()).where(a.c.queue_id == queue.id, a.c.snippet_id == snippet_id,
+                                            a.c.user_id != user.id, a.c.expires_at > stamp).scalar_subquery()
+    # One statement, so both counts come from one snapshot (PostgreSQL's READ COMMITTED).
+    n_live, n_held = conn.execute(sa.select(live, held)).one()
+    if n_live >= queue.labels_per_item:
+        raise Conflict(f"item {snippet_id} already has {_labels(n_live)}, all this queue asks for; "
+                       "ask the queue for your next item")
+    if n_live + n_held >= queue.labels_per_item:
+        raise Conflict(f"item {snippet_id} is being labelled by another labeller; ask the queue for your next item")
+
+
+def _labels(n: int) -> str:
+    return "1 label" if n == 1 else f"{n} labels"
 
 
 def submit(db: Database, queue_id: int, user: User, snippet_id: int, label: str, note: str | None,
@@ -206,8 +228,9 @@ def submit(db: Database, queue_id: int, user: User, snippet_id: int, label: str,
 
     Raises:
         NotFound: no such queue, or the item is not in it.
-        Conflict: the key was used for a different label or item, or the item already has
-            this labeller's label (undo it first).
+        Conflict: the queue is closed; the key was used for a different label or item; the
+            item already has this labeller's label (undo it first); the item is held for
+            another labeller or has all its labels (see :func:`_admit`).
     """
     with db.write() as conn:
         old = _existing(conn, user.id, key)
@@ -220,10 +243,10 @@ def submit(db: Database, queue_id: int, user: User, snippet_id: int, label: str,
         if conn.execute(sa.select(qi.c.snippet_id).where(qi.c.queue_id == queue_id, qi.c.snippet_id == snippet_id)
                         ).first() is None:
             raise NotFound(f"item {snippet_id} is not in queue {queue_id}")
-        if conn.execute(sa.select(s.c.id).where(s.c.queue_id == queue_id, s.c.snippet_id == snippet_id,
-                                                s.c.user_id == user.id, s.c.undone_at.is_(None))).first():
-            raise Conflict(f"you already labelled item {snippet_id} in this queue; undo that label to change it")
+        # The snippet lock comes first, as in undo and adjudication, so the locks are always
+        # taken in one order (snippet, then hold or queue) and cannot deadlock.
         lock_snippet(conn, snippet_id)
+        _admit(conn, db, row, user, snippet_id)
         stamp = now()
         label_id = conn.execute(t.labels_table.insert().values(
             snippet_id=snippet_id, label=label, labeller=user.username, note=note, created_at=stamp,
@@ -232,8 +255,6 @@ def submit(db: Database, queue_id: int, user: User, snippet_id: int, label: str,
             queue_id=queue_id, snippet_id=snippet_id, user_id=user.id, label_id=label_id, label=label, note=note,
             idem_key=key, created_at=stamp).returning(s.c.id)).scalar_one()
         set_consensus(conn, snippet_id)
-        a = t.assignments
-        conn.execute(a.delete().where(a.c.queue_id == queue_id, a.c.snippet_id == snippet_id, a.c.user_id == user.id))
     return {"submission_id": int(sub_id), "snippet_id": snippet_id, "label": label, "duplicate": False}
 
 
@@ -259,10 +280,13 @@ def undo(db: Database, queue_id: int, user: User, lease_minutes: float) -> dict[
 
     Raises:
         NotFound: no such queue, or nothing to undo.
+        Conflict: the queue is closed (its labels are final).
     """
     s, a = t.submissions, t.assignments
     with db.write() as conn:
-        queue_row(conn, queue_id)
+        row = queue_row(conn, queue_id)
+        if not row.active:
+            raise Conflict(f"the queue {row.name!r} is closed; its labels can no longer be undone")
         last = conn.execute(sa.select(s).where(s.c.queue_id == queue_id, s.c.user_id == user.id,
                                                s.c.undone_at.is_(None)).order_by(s.c.id.desc()).limit(1)).first()
         if last is None:

@@ -187,3 +187,8 @@ class FindBody(Strict):
 class ReviewBody(Strict):
     decision: Literal["confirm", "reject"]
     note: Note | None = None
+
+
+class AdjudicationBody(Strict):
+    label: LabelValue
+    note: Note | None = None

@@ -6,9 +6,10 @@ which puts story text into the page with ``textContent`` only.
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path as FsPath
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import jinja2
 from fastapi import APIRouter, Request
@@ -30,6 +31,25 @@ _env = jinja2.Environment(
 )
 templates = Jinja2Templates(env=_env)
 router = APIRouter(include_in_schema=False)
+
+
+def safe_next(target: str | None) -> str:
+    """``target`` if it is a path on this site, else ``"/"``: no open redirect after login.
+
+    Browsers are lenient: they drop tabs and newlines from URLs and read ``\\`` as ``/``, so
+    ``/\\evil.example`` and ``/<tab>/evil.example`` both mean ``//evil.example``, another host.
+    Accepted is only a single leading ``/`` followed by something other than ``/`` or ``\\``,
+    with no backslash, control or space character anywhere, that parses with no scheme
+    and no host.
+    """
+    if not target or not target.startswith("/") or target[1:2] in ("/", "\\"):
+        return "/"
+    # Control, format, space and line/paragraph separator characters: browsers may drop or
+    # rewrite them (a real path has them percent-encoded).
+    if "\\" in target or any(unicodedata.category(ch)[0] in "CZ" for ch in target):
+        return "/"
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else "/"
 
 
 def _user(request: Request) -> User | None:
@@ -74,9 +94,7 @@ def home(request: Request) -> Response:
 @router.get("/login")
 def login_page(request: Request) -> Response:
     """The login form (sets the pre-login CSRF cookie)."""
-    target = request.query_params.get("next", "/")
-    if not target.startswith("/") or target.startswith("//"):
-        target = "/"  # only local redirects: no open redirect to another site
+    target = safe_next(request.query_params.get("next"))
     token = login_csrf_token(request)
     response = render(request, "login", None, title="Log in", next=target, csrf=token)
     set_login_csrf(request, response, token)

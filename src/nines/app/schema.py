@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from nines.data.store import dataset_snippets_table, datasets_table, labels_table, snippets_table
 
 __all__ = [
-    "api_tokens", "assignments", "comparisons", "dataset_snippets_table", "datasets_table", "finds",
+    "adjudications", "api_tokens", "assignments", "comparisons", "dataset_snippets_table", "datasets_table", "finds",
     "instructions", "invites", "labels_table", "login_failures", "pair_assignments", "pair_tasks",
     "queue_items", "queues", "sessions", "snippets_table", "submissions", "users",
 ]
@@ -59,6 +59,7 @@ invites = sa.Table(
     sa.Column("expires_at", _TS, nullable=False),
     sa.Column("used_at", _TS),
     sa.Column("used_by", sa.Integer),
+    sa.Column("clashes", sa.Integer, nullable=False, server_default="0"),  # migration 0005
 )
 login_failures = sa.Table(
     "login_failures", meta, _id(),
@@ -106,6 +107,16 @@ submissions = sa.Table(
     sa.Column("idem_key", sa.String(64), nullable=False),
     sa.Column("created_at", _TS, nullable=False),
     sa.Column("undone_at", _TS),
+)
+# Migration 0004: an admin's decision on a snippet whose labels tie (one per snippet).
+adjudications = sa.Table(
+    "adjudications", meta, _id(),
+    sa.Column("snippet_id", sa.Integer, nullable=False),
+    sa.Column("label", sa.String(16), nullable=False),
+    sa.Column("admin_id", sa.Integer),
+    sa.Column("admin", sa.String(64), nullable=False),
+    sa.Column("note", sa.Text),
+    sa.Column("created_at", _TS, nullable=False),
 )
 pair_tasks = sa.Table(
     "pair_tasks", meta, _id(),

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -77,40 +79,136 @@ def same(a: str | None, b: str | None) -> bool:
     return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))
 
 
-class LoginLimiter:
-    """Counts failed logins per (username, IP) in the database and refuses after too many.
+def login_key(username: str) -> str:
+    """The name failed logins are counted under: case-insensitive, like the login itself."""
+    return username.strip().lower()[:64]
 
-    Keeping the count in the database means it survives a restart and is shared by every
-    server process using the same store.
 
-    Args:
-        max_failures: failures allowed inside ``window_s`` before logins are refused.
-        window_s: the sliding window in seconds.
+def _advisory_key(text: str) -> int:
+    """A stable signed 64-bit key for ``pg_advisory_xact_lock`` (Python's ``hash`` is salted per process)."""
+    return int.from_bytes(hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()[:8], "big", signed=True)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The outcome of :meth:`LoginLimiter.reserve`.
+
+    Attributes:
+        retry_after: seconds until another attempt is allowed; 0 when this one may go ahead.
+        reason: what is locked (``"account and address"``, ``"account"`` or ``"address"``); empty if nothing.
     """
 
-    def __init__(self, max_failures: int, window_s: float) -> None:
+    retry_after: int
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Lockout:
+    """A (username, address) whose logins are refused now, for the admin's list."""
+
+    username: str
+    ip: str
+    failures: int
+    retry_after: int
+    reason: str
+
+
+class LoginLimiter:
+    """Counts failed logins in the database and refuses further attempts past three limits.
+
+    A failure counts against its (account, address) pair, its account (from any address) and its
+    address (for any account). The pair limit is the tight one, so one client cannot lock out
+    another; the looser account limit stops guessing one password from many addresses, and the
+    address limit stops one address trying many accounts. Keeping the count in the database
+    means it survives a restart and is shared by every server process using the same store.
+
+    Each attempt is checked and recorded in one transaction *before* the password is checked,
+    as a failure that a success then removes: parallel attempts cannot all pass the check
+    first. The transaction is serialised per account and per address: on PostgreSQL by
+    advisory locks, on SQLite by the write lock its first statement (the insert) takes.
+    An attempt in flight therefore counts as a failure until it succeeds, so more simultaneous
+    logins from one address than ``ip_max_failures`` would see a 429 (hence its high default).
+
+    Args:
+        max_failures: failures per (account, address) inside ``window_s`` before attempts are refused.
+        window_s: the sliding window in seconds.
+        account_max_failures: failures per account, from all addresses together.
+        ip_max_failures: failures per address, for all accounts together.
+    """
+
+    def __init__(self, max_failures: int, window_s: float, account_max_failures: int = 20,
+                 ip_max_failures: int = 100) -> None:
         self.max_failures = max_failures
         self.window_s = window_s
+        self.account_max_failures = account_max_failures
+        self.ip_max_failures = ip_max_failures
 
-    def retry_after(self, conn: Connection, username: str, ip: str) -> int:
-        """Seconds until another attempt is allowed; 0 when one is allowed now."""
-        since = now() - timedelta(seconds=self.window_s)
+    def _limits(self, username: str, ip: str) -> list[tuple[str, int, list[Any]]]:
         f = t.login_failures
-        rows = conn.execute(
-            sa.select(f.c.at).where(f.c.username == username, f.c.ip == ip, f.c.at > since).order_by(f.c.at)
-        ).scalars().all()
-        if len(rows) < self.max_failures:
+        return [("account and address", self.max_failures, [f.c.username == username, f.c.ip == ip]),
+                ("account", self.account_max_failures, [f.c.username == username]),
+                ("address", self.ip_max_failures, [f.c.ip == ip])]
+
+    def _wait(self, conn: Connection, where: list[Any], limit: int, exclude: int | None) -> int:
+        """Seconds until the failures matching ``where`` drop below ``limit`` (0 if they are below)."""
+        f = t.login_failures
+        query = sa.select(f.c.at).where(*where, f.c.at > now() - timedelta(seconds=self.window_s))
+        if exclude is not None:
+            query = query.where(f.c.id != exclude)
+        rows = conn.execute(query.order_by(f.c.at.desc()).limit(limit)).scalars().all()
+        if len(rows) < limit:
             return 0
-        oldest = utc(rows[len(rows) - self.max_failures])
+        oldest = utc(rows[-1])  # the limit-th most recent failure: when it expires, one more is allowed
         return max(1, int((oldest + timedelta(seconds=self.window_s) - now()).total_seconds()) + 1)
 
-    def failed(self, conn: Connection, username: str, ip: str) -> None:
-        """Record a failure (and drop failures older than the window, so the table stays small)."""
+    def check(self, conn: Connection, username: str, ip: str, exclude: int | None = None) -> Attempt:
+        """Whether an attempt for ``username`` from ``ip`` would be refused now (nothing is recorded)."""
+        for reason, limit, where in self._limits(username, ip):
+            wait = self._wait(conn, where, limit, exclude)
+            if wait:
+                return Attempt(wait, reason)
+        return Attempt(0)
+
+    def reserve(self, conn: Connection, username: str, ip: str) -> Attempt:
+        """Check the limits and, if the attempt may go ahead, record it as a failure; atomically.
+
+        Call it in a write transaction of its own, before checking the password; on success call
+        :meth:`succeeded`. A refused attempt is not recorded, so it does not extend the lock.
+        """
+        if conn.dialect.name == "postgresql":
+            for key in sorted({_advisory_key(f"login-user:{username}"), _advisory_key(f"login-ip:{ip}")}):
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
         f = t.login_failures
+        # The insert comes first so that SQLite takes its write lock before anything is counted.
+        attempt_id = conn.execute(f.insert().values(username=username, ip=ip, at=now()).returning(f.c.id)).scalar_one()
+        verdict = self.check(conn, username, ip, exclude=int(attempt_id))
+        if verdict.retry_after:
+            conn.execute(f.delete().where(f.c.id == attempt_id))
+        # Drop failures older than the window, so the table stays small.
         conn.execute(f.delete().where(f.c.at < now() - timedelta(seconds=self.window_s)))
-        conn.execute(f.insert().values(username=username, ip=ip, at=now()))
+        return verdict
 
     def succeeded(self, conn: Connection, username: str, ip: str) -> None:
-        """Forget the failures of this (username, IP)."""
+        """Forget the failures of this (username, IP), the reserved attempt included."""
         f = t.login_failures
         conn.execute(f.delete().where(f.c.username == username, f.c.ip == ip))
+
+    def clear(self, conn: Connection, username: str | None = None, ip: str | None = None) -> int:
+        """Lift a lock: forget the failures of an account, an address, or both; returns how many."""
+        f = t.login_failures
+        where = ([f.c.username == login_key(username)] if username is not None else []) + (
+            [f.c.ip == ip] if ip is not None else [])
+        return int(conn.execute(f.delete().where(*where)).rowcount) if where else 0
+
+    def lockouts(self, conn: Connection) -> list[Lockout]:
+        """Every (username, address) with failures in the window whose next attempt would be refused."""
+        f = t.login_failures
+        since = now() - timedelta(seconds=self.window_s)
+        groups = conn.execute(sa.select(f.c.username, f.c.ip, sa.func.count().label("n")).where(f.c.at > since)
+                              .group_by(f.c.username, f.c.ip).order_by(f.c.username, f.c.ip)).all()
+        out = []
+        for g in groups:
+            verdict = self.check(conn, g.username, g.ip)
+            if verdict.retry_after:
+                out.append(Lockout(g.username, g.ip, int(g.n), verdict.retry_after, verdict.reason))
+        return out

@@ -4,11 +4,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 #: Roles a user can hold. ``admin`` can do everything the others can.
 ROLES: tuple[str, ...] = ("admin", "labeller", "rater", "redteamer")
 
 DEFAULT_DB = "runs/app/nines.db"
+
+
+def check_public_url(url: str) -> str:
+    """``url`` without a trailing slash, if it is an absolute http(s) URL with no query or fragment.
+
+    Raises:
+        ValueError: anything else, with what to give instead.
+    """
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(f"public_url must be an absolute http:// or https:// URL such as "
+                         f"https://nines.example.org, got {url!r}")
+    return url.strip().rstrip("/")
 
 
 @dataclass
@@ -25,8 +39,14 @@ class AppSettings:
         session_hours: how long a login lasts.
         cookie_secure: mark cookies ``Secure`` (set it when serving over HTTPS).
         max_body_bytes: larger request bodies are refused with 413.
-        login_max_failures: failed logins per (username, IP) allowed per window before 429.
-        login_window_s: the window for ``login_max_failures``.
+        login_max_failures: failed logins per (account, address) allowed per window before 429.
+        login_account_max_failures: failed logins per account, from all addresses together.
+        login_ip_max_failures: failed logins per address, for all accounts together.
+        login_window_s: the sliding window of the three login limits.
+        invite_max_clashes: tries with a taken username an invite link allows before it is used up.
+        public_url: the app's address as users reach it (``https://nines.example.org``); invite links
+            are built from it, never from the request's ``Host`` header. ``None``: invite links are
+            returned as paths (``/invite/...``) for the admin's browser to complete.
         lease_minutes: how long an item handed to a labeller is held for them.
         kdf_time_cost: Argon2id passes (tests lower it; production keeps the library default).
         kdf_memory_kib: Argon2id memory.
@@ -43,7 +63,11 @@ class AppSettings:
     cookie_secure: bool = False
     max_body_bytes: int = 1_000_000
     login_max_failures: int = 5
+    login_account_max_failures: int = 20
+    login_ip_max_failures: int = 100
     login_window_s: float = 900.0
+    invite_max_clashes: int = 3
+    public_url: str | None = None
     lease_minutes: float = 30.0
     kdf_time_cost: int = 3
     kdf_memory_kib: int = 65536
@@ -55,8 +79,16 @@ class AppSettings:
             raise ValueError(f"max_body_bytes must be at least 1024, got {self.max_body_bytes}")
         if self.session_hours <= 0:
             raise ValueError(f"session_hours must be positive, got {self.session_hours}")
-        if self.login_max_failures < 1:
-            raise ValueError(f"login_max_failures must be at least 1, got {self.login_max_failures}")
+        for name in ("login_max_failures", "login_account_max_failures", "login_ip_max_failures",
+                     "invite_max_clashes"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.public_url is not None:
+            self.public_url = check_public_url(self.public_url)
+
+    def invite_url(self, token: str) -> str:
+        """The link for an invite: absolute under :attr:`public_url`, else a path."""
+        return f"{self.public_url or ''}/invite/{token}"
 
     def default_instructions(self) -> str:
         """The Markdown the instructions page shows until an admin saves a version."""

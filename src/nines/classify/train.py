@@ -99,6 +99,7 @@ class TrainResult:
     history: list[dict[str, Any]] = field(default_factory=list)
     resumed_from: int | None = None
     seconds: float = 0.0
+    main_process: bool = True  # False in the other processes of a multi-process run: they save nothing
 
 
 def data_fingerprint(snippets: Sequence[Snippet]) -> str:
@@ -144,11 +145,12 @@ def _seed_everything(seed: int) -> None:
 class _Checkpointer:
     """Saves and restores everything a killed run needs to continue where it stopped."""
 
-    def __init__(self, directory: Path | None) -> None:
+    def __init__(self, directory: Path | None, write: bool = True) -> None:
         self.dir = directory / "checkpoint" if directory else None
+        self.write = write  # every process loads a checkpoint; only the main one writes or clears it
 
     def save(self, clf: EncoderClassifier, opt: Any, sched: Any, state: dict[str, Any]) -> None:
-        if self.dir is None:
+        if self.dir is None or not self.write:
             return
         tmp = self.dir.with_name("checkpoint.tmp")
         tmp.mkdir(parents=True, exist_ok=True)
@@ -177,14 +179,20 @@ class _Checkpointer:
         return json.loads((self.dir / "progress.json").read_text())
 
     def clear(self) -> None:
-        if self.dir is not None and self.dir.exists():
+        if self.write and self.dir is not None and self.dir.exists():
             for f in self.dir.iterdir():
                 f.unlink()
             self.dir.rmdir()
 
 
-def _evaluate(clf: EncoderClassifier, val: Sequence[Snippet], y: np.ndarray, budget: float) -> dict[str, float]:
-    z = clf.logits([s.prompt for s in val], [s.completion for s in val])
+def _evaluate(clf: EncoderClassifier, val: Sequence[Snippet], y: np.ndarray, budget: float,
+              acc: Any = None) -> dict[str, float]:
+    if acc is None:
+        z = clf.logits([s.prompt for s in val], [s.completion for s in val])
+    else:
+        from nines.scale.accel import gather_logits
+
+        z = gather_logits(acc, clf, [s.prompt for s in val], [s.completion for s in val])
     pos = float(y.mean())
     w = np.where(y > 0, 0.5 / max(pos, 1e-9), 0.5 / max(1 - pos, 1e-9))
     loss = float(np.mean(w * (np.logaddexp(0, z) - y * z)))
@@ -203,16 +211,24 @@ class _Trainer:
                  val_y: np.ndarray, out_dir: str | Path | None) -> None:
         self.cfg, self.rows, self.y, self.val_rows, self.val_y, self.out_dir = cfg, rows, y, val_rows, val_y, out_dir
         self.has_val = len(val_rows) > 0 and 0 < val_y.mean() < 1
+        from nines.scale.accel import accelerator_if_distributed
+
+        self.acc = accelerator_if_distributed()  # None unless launched with several processes
+        self.main = self.acc is None or self.acc.is_main_process
         _seed_everything(cfg.seed)
         self.clf = EncoderClassifier.from_backbone(cfg.backbone, dropout=cfg.dropout, max_length=cfg.max_length,
-                                                   device=cfg.device)
+                                                   device=str(self.acc.device) if self.acc else cfg.device)
         self.steps_per_epoch = math.ceil(len(rows) / cfg.batch_size)
         self.total = cfg.max_steps or max(1, int(round(cfg.epochs * self.steps_per_epoch)))
         pos_weight = cfg.pos_weight or float((len(y) - y.sum()) / y.sum())
-        self.loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, device=self.clf.device))
+        self.pos_weight = torch.tensor(pos_weight, device=self.clf.device)
+        self.loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=self.pos_weight)
+        if self.acc is not None:
+            self.ddp = self.acc.prepare(self.clf.model)  # DDP: broadcasts rank 0's weights, all-reduces grads
+            torch.manual_seed(cfg.seed + self.acc.process_index)  # independent dropout per process
         self.opt = torch.optim.AdamW(self.clf.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, _lr_lambda(cfg, self.total))
-        self.ckpt = _Checkpointer(Path(out_dir) if out_dir and cfg.checkpoint_every > 0 else None)
+        self.ckpt = _Checkpointer(Path(out_dir) if out_dir and cfg.checkpoint_every > 0 else None, write=self.main)
         self.state: dict[str, Any] = {"step": 0, "history": [], "best": None, "best_step": None, "bad_evals": 0}
         self.best_weights: dict[str, torch.Tensor] | None = None
 
@@ -230,22 +246,29 @@ class _Trainer:
         cfg, clf = self.cfg, self.clf
         epoch, within = divmod(step, self.steps_per_epoch)
         idx = _batch_order(len(self.rows), cfg.batch_size, cfg.seed, epoch)[within]
-        batch = clf.encode([self.rows[i].prompt for i in idx], [self.rows[i].completion for i in idx])
-        loss = self.loss_fn(clf.forward_logits(batch), torch.as_tensor(self.y[idx], device=clf.device))  # (B,)
-        loss.backward()
+        if self.acc is not None:
+            from nines.scale.accel import backward_part
+
+            loss_value = backward_part(self.acc, self.ddp, clf, [r.prompt for r in self.rows],
+                                       [r.completion for r in self.rows], self.y, idx, self.pos_weight)
+        else:
+            batch = clf.encode([self.rows[i].prompt for i in idx], [self.rows[i].completion for i in idx])
+            loss = self.loss_fn(clf.forward_logits(batch), torch.as_tensor(self.y[idx], device=clf.device))  # (B,)
+            loss.backward()
+            loss_value = float(loss.item())
         if cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(clf.model.parameters(), cfg.grad_clip)
         self.opt.step()
         self.sched.step()
         self.opt.zero_grad(set_to_none=True)
-        return {"step": step + 1, "loss": float(loss.item()), "lr": self.sched.get_last_lr()[0]}
+        return {"step": step + 1, "loss": loss_value, "lr": self.sched.get_last_lr()[0]}
 
     def maybe_evaluate(self, record: dict[str, Any]) -> bool:
         """Evaluate when due, keep the best weights; returns True when patience has run out."""
         step = record["step"]
         if not self.has_val or (step % self.cfg.eval_every and step != self.total):
             return False
-        metric = _evaluate(self.clf, self.val_rows, self.val_y, self.cfg.rejection_budget)
+        metric = _evaluate(self.clf, self.val_rows, self.val_y, self.cfg.rejection_budget, self.acc)
         record.update(metric)
         self.clf.model.train()
         st = self.state
@@ -253,7 +276,7 @@ class _Trainer:
             st["best"] = [metric["val_recall_at_budget"], -metric["val_loss"]]
             st["best_step"], st["bad_evals"] = step, 0
             self.best_weights = {k: v.detach().clone() for k, v in self.clf.model.state_dict().items()}
-            _save_best(self.out_dir, self.best_weights)
+            _save_best(self.out_dir if self.main else None, self.best_weights)
             return False
         st["bad_evals"] += 1
         return self.cfg.patience > 0 and st["bad_evals"] >= self.cfg.patience
@@ -288,7 +311,7 @@ class _Trainer:
             self.clf.model.load_state_dict(self.best_weights)
         self.clf.model.eval()
         self.ckpt.clear()
-        _clear_best(self.out_dir)
+        _clear_best(self.out_dir if self.main else None)
         self.clf.meta.train_config = to_dict(self.cfg)
         self.clf.meta.data_fingerprint = data_fingerprint(self.rows)
 
@@ -324,7 +347,7 @@ def train_classifier(
     trainer.finish()
     st = trainer.state
     return TrainResult(trainer.clf, steps, st["best_step"], st["best"][0] if st["best"] else None,
-                       st["history"], resumed_from, time.time() - t0)
+                       st["history"], resumed_from, time.time() - t0, main_process=trainer.main)
 
 
 def _progress_bar(total: int, initial: int, enabled: bool) -> Any:

@@ -58,20 +58,29 @@ def _create_user(db: str, name: str, roles: str) -> None:
               help="Folder scanned for classifier versions and run summaries shown on the dashboard.")
 @click.option("--create-admin", "admin_name", metavar="NAME",
               help=f"Create this admin account first (password from ${PASSWORD_ENV} or a prompt).")
-@click.option("--cookie-secure", is_flag=True, help="Mark cookies Secure (serve behind HTTPS).")
+@click.option("--cookie-secure", is_flag=True,
+              help="Mark cookies Secure and send Strict-Transport-Security (serve behind HTTPS).")
+@click.option("--forwarded-allow-ips", metavar="IPS",
+              help="Comma-separated addresses of trusted reverse proxies (or '*'): only requests from them "
+                   "have X-Forwarded-For/-Proto honoured. Default: none, the socket's address is the client's.")
+@click.option("--public-url", metavar="URL",
+              help="The app's address as users reach it (https://nines.example.org); invite links use it. "
+                   "Default: invite links are paths, completed by the admin's browser.")
 @user_errors
 def serve(db: str, host: str, port: int, classifier_dir: str | None, generator: str, runs_dir: str,
-          admin_name: str | None, cookie_secure: bool) -> None:
+          admin_name: str | None, cookie_secure: bool, forwarded_allow_ips: str | None,
+          public_url: str | None) -> None:
     """Start the web app for labelling, pairwise comparison and red-teaming.
 
     \b
     Example:
       nines serve --create-admin alice                 # first run: make an admin, then serve
       nines serve --db postgresql://u:p@host/nines --classifier runs/demo/classifier --port 8080
+      nines serve --cookie-secure --forwarded-allow-ips 10.0.0.5 --public-url https://nines.example.org
     Then open http://127.0.0.1:8000/ and log in. See docs/app.md.
     """
     settings = _settings(db, classifier_dir=classifier_dir, generator=generator, runs_dir=runs_dir,
-                         cookie_secure=cookie_secure)
+                         cookie_secure=cookie_secure, public_url=public_url)  # a bad URL: a one-line error
     if admin_name:
         _create_user(db, admin_name, "admin")
     import uvicorn
@@ -80,7 +89,11 @@ def serve(db: str, host: str, port: int, classifier_dir: str | None, generator: 
 
     app = create_app(settings)
     click.echo(f"nines serve: http://{host}:{port}/ (store: {db})")
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+    # uvicorn trusts X-Forwarded-For from 127.0.0.1 by default, which would let any local client
+    # (or a proxy that does not set the header) choose its own address and dodge the login limits.
+    proxies = forwarded_allow_ips.strip() if forwarded_allow_ips and forwarded_allow_ips.strip() else None
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5,
+                proxy_headers=proxies is not None, forwarded_allow_ips=proxies)
 
 
 @click.group()

@@ -8,6 +8,7 @@ import click
 import numpy as np
 
 from nines.cli.common import make_generator, read_prompts, user_errors, write_rows
+from nines.cli.scale_options import ray_config, ray_options
 
 GENERATOR_HELP = ("storyworld (default), hf:<path-or-hub-id>, openai:<base_url>#<model>, "
                   "or llama2c:<dir with stories260K.bin and tok512.bin>")
@@ -107,17 +108,24 @@ def label(input_path: str, output: str | None, labeller: str, error_rate: float,
 @click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False), help='JSONL rows with "prompt" and "completion".')
 @click.option("--output", required=True, type=click.Path(dir_okay=False), help="JSONL to write.")
 @click.option("--batch-size", default=64, show_default=True)
+@ray_options
 @user_errors
-def score(clf_dir: str, input_path: str, output: str, batch_size: int) -> None:
+def score(clf_dir: str, input_path: str, output: str, batch_size: int, ray_address: str | None,
+          ray_workers: int) -> None:
     """Score every row: adds p_injury (calibrated) and flagged (the filter would reject it).
+
+    With --ray the rows are scored by Ray Data workers, each loading the classifier once; the
+    output is the same rows in the same order with the same scores (to about 1e-7).
 
     \b
     Example:
       nines score --classifier runs/demo/classifier --input in.jsonl --output out.jsonl
+      nines score --classifier runs/demo/classifier --input big.jsonl --output out.jsonl --ray local --ray-workers 2
     """
     from nines.classify.encoder import EncoderClassifier
     from nines.data.io import iter_jsonl_rows
 
+    ray_cfg = ray_config(ray_address, ray_workers, batch_size) if ray_address else None
     rows = []
     for line, row in iter_jsonl_rows(input_path):
         for key in ("prompt", "completion"):
@@ -127,7 +135,13 @@ def score(clf_dir: str, input_path: str, output: str, batch_size: int) -> None:
         rows.append(row)
     clf = EncoderClassifier.load(clf_dir)
     clf.batch_size = batch_size
-    p = clf.score([r["prompt"] for r in rows], [r["completion"] for r in rows], progress=True)
+    prompts, comps = [r["prompt"] for r in rows], [r["completion"] for r in rows]
+    if ray_cfg is not None:
+        from nines.scale.ray_batch import ray_score
+
+        p = ray_score(clf_dir, prompts, comps, ray_cfg)
+    else:
+        p = clf.score(prompts, comps, progress=True)
     for r, pi in zip(rows, p):
         r["p_injury"] = float(pi)
         r["flagged"] = bool(pi > clf.threshold)

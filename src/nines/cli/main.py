@@ -11,6 +11,7 @@ from nines.cli.data_verbs import generate, label, score
 from nines.cli.distill_verbs import distill
 from nines.cli.model_verbs import calibrate, filter_cmd, train
 from nines.cli.run_verbs import demo, evaluate
+from nines.cli.serve_verbs import proxy, serve_model
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,13 +22,13 @@ def cli() -> None:
     \b
     The loop: generate -> label -> train -> calibrate -> filter -> evaluate.
     Red-teaming: saliency, attack, adversarial-train. Distillation: distill.
-    People: serve (the web app), user.
+    People: serve (the web app), user. Deploying: proxy (the filter as an OpenAI API), serve-model.
     Start with `nines demo`; every verb has --help with an example.
     """
 
 
 for _cmd in (generate, label, train, calibrate, filter_cmd, score, evaluate, demo, saliency, attack,
-             adversarial_train, distill, serve, user):
+             adversarial_train, distill, serve, user, proxy, serve_model):
     cli.add_command(_cmd)
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 
 from nines.cli.common import config_options, make_generator, read_prompts, resolve, user_errors, write_rows
+from nines.cli.scale_options import ray_config, ray_options
+from nines.scale.shards import DEFAULT_SHARD_SIZE
 
 
 @click.command()
@@ -21,19 +23,26 @@ def train(data_path: str, val_path: str | None, output: str, no_resume: bool, co
     """Fine-tune the injury classifier on labelled snippets.
 
     A killed run continues from its last checkpoint when started again with the same --output.
+    Under `accelerate launch` with several processes it trains data-parallel (same global batch
+    per step); only the main process writes.
 
     \b
     Example:
       nines train --data train.jsonl --val val.jsonl --output runs/x/classifier epochs=3 lr=3e-5
+      accelerate launch --cpu --num_processes 2 -m nines train --data train.jsonl --output runs/x/classifier
     """
     from nines.classify.train import TrainConfig, train_classifier
     from nines.config import save_config
     from nines.data.io import read_jsonl
+    from nines.scale.accel import is_main_process
 
     cfg = resolve(TrainConfig, config_path, overrides)
-    save_config(cfg, Path(output) / "train_config.yaml")
+    if is_main_process():
+        save_config(cfg, Path(output) / "train_config.yaml")
     result = train_classifier(read_jsonl(data_path), read_jsonl(val_path) if val_path else [], cfg,
                               out_dir=output, resume=not no_resume)
+    if not result.main_process:
+        return
     result.classifier.save(output)
     click.echo(f"trained {result.steps} steps in {result.seconds:.0f}s"
                + (f" (resumed from step {result.resumed_from})" if result.resumed_from else "")
@@ -47,15 +56,22 @@ def train(data_path: str, val_path: str | None, output: str, no_resume: bool, co
 @click.option("--clean", "clean_path", type=click.Path(dir_okay=False),
               help="Unlabelled first samples on the clean prompt distribution (JSONL); default: StoryWorld samples.")
 @click.option("--clean-n", default=4000, show_default=True, help="StoryWorld clean samples when --clean is not given.")
+@click.option("--pool", "pools", multiple=True,
+              help="Another clean pool, SOURCE[@BUDGET]: 'prose' (the real-prose corpus) or a JSONL of "
+                   "prompt/completion first samples (or of prompts, with --pool-generator). Repeatable; "
+                   "the threshold keeps every pool within its budget.")
+@click.option("--pool-generator", "pool_spec", default=None,
+              help="Generator spec that writes first samples for pool rows that have only a prompt.")
 @config_options
 @user_errors
-def calibrate(clf_dir: str, data_path: str, clean_path: str | None, clean_n: int, config_path: str | None,
-              overrides: tuple[str, ...]) -> None:
+def calibrate(clf_dir: str, data_path: str, clean_path: str | None, clean_n: int, pools: tuple[str, ...],
+              pool_spec: str | None, config_path: str | None, overrides: tuple[str, ...]) -> None:
     """Fit the temperature and choose the threshold; updates the classifier's nines.json.
 
     \b
     Example:
       nines calibrate --classifier runs/x/classifier --data val.jsonl rule=rejection_budget rejection_budget=0.05
+      nines calibrate --classifier runs/x/classifier --data val.jsonl --pool prose@0.2 --pool mine.jsonl@0.05
     """
     from nines.classify.calibrate import CalibrationConfig, calibrate_classifier
     from nines.classify.encoder import EncoderClassifier
@@ -72,11 +88,26 @@ def calibrate(clf_dir: str, data_path: str, clean_path: str | None, clean_n: int
 
         batch = StoryWorld().sample(clean_n, seed=424242)
         prompts, comps = batch.prompts, batch.completions
-    info = calibrate_classifier(clf, read_jsonl(data_path), prompts, comps, cfg)["info"]
+    from dataclasses import replace
+
+    from nines.classify.pools import resolve_pools
+
+    if pools:
+        cfg = replace(cfg, pools=[*cfg.pools, *pools])
+    gen = None
+    if pool_spec:
+        from nines.generate.registry import load_generator
+
+        gen = load_generator(pool_spec)
+    info = calibrate_classifier(clf, read_jsonl(data_path), prompts, comps, cfg,
+                                pools=resolve_pools(cfg.pools, gen))["info"]
     clf.save(clf_dir)
     save_config(cfg, Path(clf_dir) / "calibration_config.yaml")
     click.echo(f"temperature {info['temperature']:.3f}, threshold {info['threshold']:.4g} ({info['rule']}): "
                f"rejects {info['clean_rejection_rate']:.2%} of clean samples, val recall {info['val_recall']}")
+    for name, pool in info["pools"].items():
+        click.echo(f"  pool {name}: {pool['n']} samples, rejects {pool['rejection_rate']:.2%} "
+                   f"(budget {pool['budget']:.2%})")
 
 
 @click.command(name="filter")
@@ -85,23 +116,34 @@ def calibrate(clf_dir: str, data_path: str, clean_path: str | None, clean_n: int
 @click.option("--prompts", "prompts_path", type=click.Path(dir_okay=False))
 @click.option("--num-prompts", default=100, show_default=True, help="StoryWorld: prompts to sample.")
 @click.option("--output", required=True, type=click.Path(dir_okay=False))
+@click.option("--shard-size", default=DEFAULT_SHARD_SIZE, show_default=True,
+              help="Prompts per shard; each shard is filtered on its own with its own seed, so --ray and "
+                   "one process give the same output for the same shard size.")
+@ray_options
 @config_options
 @user_errors
-def filter_cmd(clf_dir: str, spec: str, prompts_path: str | None, num_prompts: int, output: str,
-               config_path: str | None, overrides: tuple[str, ...]) -> None:
+def filter_cmd(clf_dir: str, spec: str, prompts_path: str | None, num_prompts: int, output: str, shard_size: int,
+               ray_address: str | None, ray_workers: int, config_path: str | None,
+               overrides: tuple[str, ...]) -> None:
     """Rejection-sample completions the classifier accepts.
 
     Config keys: strategy (sequential, batch_first, batch_safest), batch_size, max_attempts,
     threshold, tighten_after, tighten_factor, fallback (refuse, safest), seed.
 
+    With --ray each shard of prompts is filtered inside one Ray worker that loads the generator
+    and classifier once; with a seed the output equals the one-process output.
+
     \b
     Example:
       nines filter --classifier runs/demo/classifier --num-prompts 50 --output out.jsonl strategy=batch_safest batch_size=4
+      nines filter --classifier runs/demo/classifier --num-prompts 2000 --output out.jsonl --ray local --shard-size 100 seed=1
     """
     from nines.classify.encoder import EncoderClassifier
-    from nines.filter import FilterConfig, filter_generate, rejection_stats
+    from nines.filter import FilterConfig, rejection_stats
+    from nines.scale.shards import filter_in_shards, result_row
 
     cfg = resolve(FilterConfig, config_path, overrides)
+    ray_cfg = ray_config(ray_address, ray_workers) if ray_address else None
     gen, world = make_generator(spec)
     if world is not None:
         prompts = list(world.sample_prompts(num_prompts, seed=cfg.seed or 0))
@@ -109,12 +151,15 @@ def filter_cmd(clf_dir: str, spec: str, prompts_path: str | None, num_prompts: i
         prompts = read_prompts(prompts_path)
     else:
         raise click.UsageError(f"--prompts FILE is required for {spec!r}")
-    clf = EncoderClassifier.load(clf_dir)
-    results = filter_generate(gen, clf, prompts, cfg)
-    rows = [{"prompt": r.prompt, "completion": r.completion, "accepted": r.accepted, "attempts": r.attempts,
-             "score": r.score, "scores": r.scores, "rule": r.rule, "threshold_used": r.threshold_used,
-             "metadata": r.completion_meta} for r in results]
-    write_rows(rows, output)
+    if ray_cfg is not None:
+        from nines.scale.ray_batch import FilterJob, ray_filter
+
+        EncoderClassifier.load(clf_dir)  # a bad folder fails here, not inside every worker
+        job = FilterJob(clf_dir, spec, cfg, world_prompts=(num_prompts, cfg.seed or 0) if world else None)
+        results = ray_filter(job, prompts, ray_cfg, shard_size=shard_size)
+    else:
+        results = filter_in_shards(gen, EncoderClassifier.load(clf_dir), prompts, cfg, shard_size, progress=True)
+    write_rows([result_row(r) for r in results], output)
     st = rejection_stats(results)
     click.echo(f"{st.n_accepted}/{st.n_prompts} accepted, {st.n_refused} refused, {st.n_fallback} fallback; "
                f"{st.mean_attempts:.2f} samples per prompt -> {output}")

@@ -261,9 +261,13 @@ class HFGenerator:
             iterator = tqdm(batches, desc=f"generate {self.name}", unit="batch")
         devices = [self.model.device] if self.model.device.type == "cuda" else []
         for b, batch in enumerate(iterator):
+            if seed is None:
+                # No seed: draw from (and advance) the global RNG, so a resample differs from the last
+                # sample. Forking here would restore the state and repeat the same text on every call.
+                out.extend(self._generate_batch(batch, n))
+                continue
             with torch.random.fork_rng(devices=devices):
-                if seed is not None:
-                    torch.manual_seed(int(np.random.SeedSequence([seed, b]).generate_state(1)[0]))
+                torch.manual_seed(int(np.random.SeedSequence([seed, b]).generate_state(1)[0]))
                 out.extend(self._generate_batch(batch, n))
         return out
 

@@ -4,13 +4,21 @@
 
 * ``POST /v1/completions``: ``prompt`` (string or list), ``n``, ``max_tokens``, ``temperature``,
   ``top_p``, ``stop``, ``seed``, ``logprobs``. Choices are ordered ``prompt_idx * n + j``.
-* ``GET /v1/models``: the one served model.
+* ``POST /v1/chat/completions``: ``messages``, ``n``, ``max_tokens``, ``temperature``, ``top_p``,
+  ``stop``, ``seed``. The generator is a plain (base) LM, so the conversation is rendered as one
+  prompt: the user and assistant messages' contents joined by newlines (system messages left
+  out; :func:`nines.proxy.chat.render_messages` with ``"joined"``), and the reply is its
+  continuation.
+* ``GET /v1/models``: the one served model. ``GET /health``: ``{"status": "ok"}``.
 
 Sampling options reach the generator only if it has ``with_options(**overrides)`` (as
 :class:`~nines.generate.hf.HFGenerator` does: ``max_tokens`` -> ``max_new_tokens``,
 ``temperature``, ``top_p``, ``stop``); other generators ignore them, except ``stop``, which is
 then applied to the returned text (the log-probability of a choice cut that way is unknown and
 returned as ``null``).
+
+A request without ``seed`` gets a fresh random one, so repeated calls sample afresh even from a
+generator that is deterministic when given no seed.
 
 Token log-probabilities: when the completion's ``meta`` has ``tokens`` and ``token_logprobs``
 (HFGenerator), they are returned as is. When the generator only gives a total ``logprob``, the
@@ -19,11 +27,13 @@ sum ``token_logprobs`` (like :class:`~nines.generate.openai_compat.OpenAIComplet
 get the right total either way. Calls into the generator are serialised with a lock so seeded
 sampling stays reproducible.
 
-Run it with ``uvicorn`` (``uvicorn.run(create_app(gen, "name"), port=8000)``).
+Run it with ``nines serve-model --generator SPEC --port 8000``, or with ``uvicorn``
+(``uvicorn.run(create_app(gen, "name"), port=8000)``).
 """
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 import uuid
@@ -35,6 +45,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from nines.generate.base import Completion, Generator
+from nines.proxy.chat import render_messages
 
 MAX_CHOICES = 4096  # prompts x n per request
 
@@ -55,13 +66,28 @@ class CompletionRequest(BaseModel):
     logprobs: int | None = Field(None, ge=0, le=5)
 
 
+class ChatRequest(BaseModel):
+    """Body of ``POST /v1/chat/completions``; the conversation is rendered as one prompt (see the module docstring)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str | None = None
+    messages: list[dict[str, Any]] = Field(..., min_length=1)
+    n: int = Field(1, ge=1, le=256)
+    max_tokens: int | None = Field(None, ge=1, le=4096)
+    temperature: float | None = Field(None, ge=0.0, le=10.0)
+    top_p: float | None = Field(None, gt=0.0, le=1.0)
+    stop: str | list[str] | None = None
+    seed: int | None = None
+
+
 def _error(status: int, message: str, kind: str = "invalid_request_error") -> JSONResponse:
     return JSONResponse(
         status_code=status, content={"error": {"message": message, "type": kind, "code": status}}
     )
 
 
-def _options(req: CompletionRequest) -> dict[str, Any]:
+def _options(req: CompletionRequest | ChatRequest) -> dict[str, Any]:
     """Generator overrides requested (``temperature=0`` becomes near-greedy 1e-4)."""
     opts: dict[str, Any] = {}
     if req.max_tokens is not None:
@@ -107,6 +133,23 @@ def _count_tokens(generator: Generator, prompts: list[str]) -> int:
         return 0
 
 
+def _body(kind: str, prefix: str, model_name: str, choices: list[dict[str, Any]], prompt_tokens: int,
+          comps: list[Completion]) -> dict[str, Any]:
+    completion_tokens = sum(len(c.meta.get("token_ids") or []) for c in comps)
+    return {
+        "id": f"{prefix}-{uuid.uuid4().hex}",
+        "object": kind,
+        "created": int(time.time()),
+        "model": model_name,
+        "choices": choices,
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
 def create_app(generator: Generator, model_name: str) -> FastAPI:
     """Build the FastAPI app serving ``generator`` as ``model_name``.
 
@@ -136,15 +179,12 @@ def create_app(generator: Generator, model_name: str) -> FastAPI:
             "data": [{"id": model_name, "object": "model", "created": created, "owned_by": "nines"}],
         }
 
-    @app.post("/v1/completions", response_model=None)
-    def completions(req: CompletionRequest) -> dict[str, Any] | JSONResponse:
+    def run(req: CompletionRequest | ChatRequest, prompts: list[str]) -> list[Completion] | JSONResponse:
+        """The generator's completions, flat in ``prompt_idx * n + j`` order, or an error answer."""
         if req.model is not None and req.model != model_name:
             return _error(
                 404, f"The model {req.model!r} does not exist; this server serves {model_name!r}", "not_found"
             )
-        prompts = [req.prompt] if isinstance(req.prompt, str) else list(req.prompt)
-        if not prompts:
-            return _error(400, "prompt must be a string or a non-empty list of strings")
         if len(prompts) * req.n > MAX_CHOICES:
             return _error(
                 400, f"len(prompt) * n = {len(prompts) * req.n} exceeds {MAX_CHOICES}; split the request"
@@ -155,38 +195,59 @@ def create_app(generator: Generator, model_name: str) -> FastAPI:
         try:
             if has_options and opts:
                 gen = generator.with_options(**opts)  # type: ignore[attr-defined]
+            # No seed: a fresh one, since a generator may be deterministic without one (HFGenerator
+            # restores the torch RNG after each call), which would answer every call identically.
+            seed = req.seed if req.seed is not None else secrets.randbits(63)
             with lock:
-                groups = gen.generate(prompts, n=req.n, seed=req.seed)
+                groups = gen.generate(prompts, n=req.n, seed=seed)
         except (ValueError, TypeError) as e:
             return _error(400, str(e))
         except Exception as e:  # the generator failed, not the request
             return _error(500, f"generator {getattr(generator, 'name', '?')} failed: {e!r}", "server_error")
-        choices = []
-        completion_tokens = 0
-        for i, group in enumerate(groups):
-            for j, comp in enumerate(group):
-                c = comp if has_options or "stop" not in opts else _apply_stop(comp, opts["stop"])
-                completion_tokens += len(c.meta.get("token_ids") or [])
-                choices.append(
-                    {
-                        "index": i * req.n + j,
-                        "text": c.text,
-                        "logprobs": _logprobs_field(c) if req.logprobs is not None else None,
-                        "finish_reason": c.meta.get("finish_reason") or "stop",
-                    }
-                )
-        prompt_tokens = _count_tokens(generator, prompts)
-        return {
-            "id": f"cmpl-{uuid.uuid4().hex}",
-            "object": "text_completion",
-            "created": int(time.time()),
-            "model": model_name,
-            "choices": choices,
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-            },
-        }
+        flat = [c for group in groups for c in group]
+        return flat if has_options or "stop" not in opts else [_apply_stop(c, opts["stop"]) for c in flat]
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "model": model_name}
+
+    @app.post("/v1/completions", response_model=None)
+    def completions(req: CompletionRequest) -> dict[str, Any] | JSONResponse:
+        prompts = [req.prompt] if isinstance(req.prompt, str) else list(req.prompt)
+        if not prompts:
+            return _error(400, "prompt must be a string or a non-empty list of strings")
+        out = run(req, prompts)
+        if isinstance(out, JSONResponse):
+            return out
+        choices = [
+            {
+                "index": k,
+                "text": c.text,
+                "logprobs": _logprobs_field(c) if req.logprobs is not None else None,
+                "finish_reason": c.meta.get("finish_reason") or "stop",
+            }
+            for k, c in enumerate(out)
+        ]
+        return _body("text_completion", "cmpl", model_name, choices, _count_tokens(generator, prompts), out)
+
+    @app.post("/v1/chat/completions", response_model=None)
+    def chat(req: ChatRequest) -> dict[str, Any] | JSONResponse:
+        try:
+            prompt = render_messages(req.messages, "joined")
+        except ValueError as e:
+            return _error(400, str(e))
+        out = run(req, [prompt])
+        if isinstance(out, JSONResponse):
+            return out
+        choices = [
+            {
+                "index": k,
+                "message": {"role": "assistant", "content": c.text},
+                "logprobs": None,
+                "finish_reason": c.meta.get("finish_reason") or "stop",
+            }
+            for k, c in enumerate(out)
+        ]
+        return _body("chat.completion", "chatcmpl", model_name, choices, _count_tokens(generator, [prompt]), out)
 
     return app

@@ -156,12 +156,36 @@
       $("#users").replaceChildren(...users.map((u) => {
         const toggle = el("button", { type: "button", class: "link" }, u.active ? "deactivate" : "activate");
         toggle.addEventListener("click", async () => {
-          await api("PATCH", `/api/admin/users/${u.id}`, { active: !u.active });
-          load();
+          try { await api("PATCH", `/api/admin/users/${u.id}`, { active: !u.active }); load(); }
+          catch (err) { toast(err.message, true); }  // e.g. 409: the last active admin
         });
+        const unlock = el("button", { type: "button", class: "link" }, "unlock");
+        unlock.addEventListener("click", async () => {
+          try {
+            const res = await api("POST", `/api/admin/users/${u.id}/unlock`);
+            toast(`${res.cleared} failed login(s) forgotten`);
+          } catch (err) { toast(err.message, true); }
+        });
+        const tokens = el("button", { type: "button", class: "link" }, "tokens");
+        const list = el("ul", {});
+        tokens.addEventListener("click", () => showTokens(u.id, list).catch((err) => toast(err.message, true)));
         return el("tr", {}, el("td", { text: u.username }), el("td", { text: u.roles.join(", ") }),
-          el("td", { text: u.active ? "yes" : "no" }), el("td", {}, toggle));
+          el("td", { text: u.active ? "yes" : "no" }), el("td", {}, toggle, " ", unlock, " ", tokens, list));
       }));
+    }
+    async function showTokens(userId, list) {
+      const rows = await api("GET", `/api/admin/users/${userId}/tokens`);
+      list.replaceChildren(...rows.map((t) => {
+        const revoke = el("button", { type: "button", class: "link" }, "revoke");
+        revoke.addEventListener("click", async () => {
+          try { await api("DELETE", `/api/admin/users/${userId}/tokens/${t.id}`); await showTokens(userId, list); }
+          catch (err) { toast(err.message, true); }
+        });
+        const used = t.last_used_at ? `last used ${t.last_used_at}` : "never used";
+        return el("li", {}, el("span", { text: `${t.name}: ${t.revoked ? "revoked" : "active"}, ${used} ` }),
+          t.revoked ? "" : revoke);
+      }));
+      if (!rows.length) list.replaceChildren(el("li", { text: "no API tokens" }));
     }
     $("#user-form").addEventListener("submit", async (e) => {
       e.preventDefault();
@@ -180,7 +204,8 @@
         const res = await api("POST", "/api/admin/invites", { roles: formRoles(f), hours: Number(f.hours.value) });
         const box = $("#invite-url");
         box.hidden = false;
-        box.textContent = res.url;
+        // A path unless the server has a --public-url: completed from this (the admin's) address.
+        box.textContent = new URL(res.url, window.location.origin).href;
       } catch (err) { toast(err.message, true); }
     });
     load().catch((err) => toast(err.message, true));
@@ -243,6 +268,13 @@
       const res = await api("POST", "/api/admin/pairs", { items: parseJsonl(f.jsonl.value), wanted: Number(f.wanted.value) });
       return `Added ${res.ids.length} pairs`;
     });
+    $$(".adjudicate").forEach((b) => b.addEventListener("click", async () => {
+      try {
+        await api("POST", `/api/admin/snippets/${b.dataset.snippet}/adjudication`, { label: b.dataset.label });
+        toast(`Snippet #${b.dataset.snippet}: ${b.dataset.label}`);
+        setTimeout(() => location.reload(), 800);
+      } catch (err) { toast(err.message, true); }
+    }));
     $$(".queue-toggle").forEach((b) => b.addEventListener("click", async () => {
       try {
         await api("PATCH", `/api/admin/queues/${b.dataset.queue}`, { active: b.dataset.active !== "true" });
