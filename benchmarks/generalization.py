@@ -187,7 +187,7 @@ def main() -> None:
         out.write_text(json.dumps([r.__dict__ for r in rows], indent=1, default=float))
     print(table(rows))
     print(f"\nrows in {out}; StoryWorld intervals are 95% Clopper-Pearson; dev set: "
-          f"{'present' if any('devset' in r.metrics['prose'] for r in rows) else 'absent (../shared missing)'}")
+          f"{'present' if any('devset' in r.metrics['prose'] for r in rows) else 'not measured (../shared or refs.jsonl absent)'}")
 
 
 if __name__ == "__main__":

@@ -50,35 +50,31 @@ from nines.proxy.chat import render_messages
 MAX_CHOICES = 4096  # prompts x n per request
 
 
-class CompletionRequest(BaseModel):
-    """Body of ``POST /v1/completions`` (unknown fields are ignored, as OpenAI servers do)."""
+class _Sampling(BaseModel):
+    """The sampling fields both endpoints accept (unknown fields are ignored, as OpenAI clients send many)."""
 
     model_config = ConfigDict(extra="ignore")
 
     model: str | None = None
-    prompt: str | list[str] = Field(..., description="one prompt or a non-empty list of prompts")
     n: int = Field(1, ge=1, le=256)
     max_tokens: int | None = Field(None, ge=1, le=4096)
     temperature: float | None = Field(None, ge=0.0, le=10.0)
     top_p: float | None = Field(None, gt=0.0, le=1.0)
     stop: str | list[str] | None = None
     seed: int | None = None
+
+
+class CompletionRequest(_Sampling):
+    """Body of ``POST /v1/completions`` (unknown fields are ignored, as OpenAI servers do)."""
+
+    prompt: str | list[str] = Field(..., description="one prompt or a non-empty list of prompts")
     logprobs: int | None = Field(None, ge=0, le=5)
 
 
-class ChatRequest(BaseModel):
+class ChatRequest(_Sampling):
     """Body of ``POST /v1/chat/completions``; the conversation is rendered as one prompt (see the module docstring)."""
 
-    model_config = ConfigDict(extra="ignore")
-
-    model: str | None = None
     messages: list[dict[str, Any]] = Field(..., min_length=1)
-    n: int = Field(1, ge=1, le=256)
-    max_tokens: int | None = Field(None, ge=1, le=4096)
-    temperature: float | None = Field(None, ge=0.0, le=10.0)
-    top_p: float | None = Field(None, gt=0.0, le=1.0)
-    stop: str | list[str] | None = None
-    seed: int | None = None
 
 
 def _error(status: int, message: str, kind: str = "invalid_request_error") -> JSONResponse:
