@@ -29,11 +29,11 @@ One run, one classifier, one set of seeds, one per-seed query budget:
   ``ta-*[world]`` (StoryWorld's synonym lexicon alone, the closest TextAttack gets to a
   label-preserving in-world attack).
 
-Every success is checked with StoryWorld's exact oracle ``world.oracle(prompt, completion)``: ``True``
+Every success is checked with StoryWorld's exact oracle (``world.label(prompt, completion)``): ``True``
 means a real failure (valid), ``False`` means the edit made the snippet safe (not a failure), ``None``
 means the text is not one the world can produce, so only the score flipped (unverified; TextAttack's
-finds are typically word salad such as "The soils granting alteration beneath jenks"). The seed prompts
-are re-registered with the world before each oracle check (world attacks re-map prompt texts).
+finds are typically word salad such as "The soils granting alteration beneath jenks"). Each seed's
+prompt is the StoryWorld Prompt of its scene, so a text shared by two scenes is labelled by the right one.
 
 Query accounting: ours counts every scored snippet (the seed's own screening included) and one query per
 gradient; TextAttack counts every text its goal function is asked about (initial one and cache hits
@@ -216,10 +216,10 @@ def run_ours(args: argparse.Namespace, clf: Any, world: Any, states: list[Any], 
             if sources is None:
                 names = [s.strip() for s in args.token_candidates.split(",") if s.strip()]
                 sources = candidate_sources(clf, names)
-            reregister(space, states)
             cfg = replace(SearchConfig(), method=search, beam_width=args.beam_width,
                           queries_per_seed=args.budget)
-            report = token_attack(clf, pairs, cfg, sources, oracle=world.oracle, progress=not args.quiet)
+            seeds = [(space.prompt_object(s), c) for s, (_, c) in zip(states, pairs)]  # ids name the scenes
+            report = token_attack(clf, seeds, cfg, sources, oracle=world.oracle(), progress=not args.quiet)
             notes = f"word edits, {args.token_candidates} candidates, gradient saliency"
         else:
             raise SystemExit(f"unknown method {method!r}: use world-greedy/beam/random or token-greedy/beam")
@@ -232,25 +232,22 @@ def run_ours(args: argparse.Namespace, clf: Any, world: Any, states: list[Any], 
     return rows, finds
 
 
-def reregister(space: Any, states: list[Any]) -> None:
-    """Map every seed prompt back to its own scene (world attacks may have re-mapped the text)."""
-    for s in states:
-        space.register(s)
-
-
 def score_textattack(args: argparse.Namespace, clf: Any, world: Any, space: Any, states: list[Any],
                      ta: dict[str, Any], candidates: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    from nines.generate import as_prompt
+
     rows, finds = [], {}
     thr = clf.threshold
     for run in ta["runs"]:
         attacked = [r for r in run["results"] if r["result"] != "skipped"]
         successes = [r for r in attacked if r["result"] == "success"]
-        reregister(space, states)
         ours = clf.score([r["perturbed"]["prompt"] for r in successes],
                          [r["perturbed"]["completion"] for r in successes]) if successes else []
         fs = []
         for r, s in zip(successes, ours):
-            label = world.oracle(r["perturbed"]["prompt"], r["perturbed"]["completion"])
+            seed = space.prompt_object(states[int(r["id"])])  # its id names the seed's scene
+            text = r["perturbed"]["prompt"]
+            label = world.label(seed if text == seed.text else as_prompt(text), r["perturbed"]["completion"])
             fs.append({"id": r["id"], "prompt": r["perturbed"]["prompt"],
                        "completion": r["perturbed"]["completion"],
                        "original_completion": r["original"]["completion"], "label": label,

@@ -113,7 +113,7 @@ def _calibrate(clf: Any, cfg: DemoConfig, data: Any, world: Any) -> dict[str, An
             calibrate_classifier(m, data.val, clean.prompts, clean.completions, cfg.calibrate)
         clf.calibrate_threshold(clean.prompts, clean.completions, cfg.calibrate)
         return {"threshold": clf.threshold}
-    return calibrate_classifier(clf, data.val, clean.prompts, clean.completions, cfg.calibrate)["info"]
+    return calibrate_classifier(clf, data.val, clean.prompts, clean.completions, cfg.calibrate).to_dict()
 
 
 def run_variant(v: Variant, base: tuple[str, ...], out: Path, world: Any) -> Row:

@@ -3,7 +3,7 @@
 Setting: StoryWorld ``random_excerpt`` prompts (calm fiction, ~0.3% injurious), a synthetic classifier
 whose score is a deterministic noisy function of the latent event (injurious families logit ~5, plus
 per-variant text-hash noise and a prompt-tension shift), threshold 0.9. The exact filtered failure rate
-F follows from StoryWorld's exact outcome probabilities (see :mod:`nines.stats.simulate`).
+F follows from StoryWorld's exact outcome probabilities (see :mod:`nines.testing`).
 
 An unlabelled pool of 2,000,000 prompts x 5 completions is scored (cheap); the designed samples label
 pool items and estimate the pool's filtered rate F_pool (per-prompt renormalised target), which is
@@ -20,14 +20,9 @@ import time
 import numpy as np
 
 from nines.stats.binomial import clopper_pearson
-from nines.stats.rare import (
-    filtered_target_weights,
-    importance_estimate,
-    importance_sample,
-    stratified_estimate,
-    stratified_sample,
-)
-from nines.stats.simulate import DEFAULT_OUTCOME_LOGIT, storyworld_scenario
+from nines.stats.rare import filtered_target_weights, importance_estimate, importance_sample
+from nines.stats.rare_stratified import stratified_estimate, stratified_sample
+from nines.testing import DEFAULT_OUTCOME_LOGIT, storyworld_scenario
 
 T = 0.9
 N_PROMPTS, PER_PROMPT = 2_000_000, 5

@@ -30,7 +30,7 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=1_000_000)
     ap.add_argument("--batch", type=int, default=100_000)
     args = ap.parse_args()
-    world = StoryWorld(seed=0, remember=0)  # remember=0: measure sampling, not the lookup memory
+    world = StoryWorld(seed=0)
     world.sample(1000)  # warm-up (table build, model cache)
     print(f"{'distribution':<16}{'path':<28}{'pairs':>10}{'pairs/s':>12}")
     for dist in ("default", "random_excerpt"):

@@ -14,10 +14,11 @@ import argparse
 import math
 import time
 
+from nines.evaluate.winrate import coupled_winrate, naive_winrate
 from nines.judge import StoryWorldJudge
-from nines.stats.simulate import MetaClassifier, RecordingGenerator
-from nines.stats.winrate import WinRate, coupled_winrate, naive_winrate
+from nines.stats.winrate import WinRate
 from nines.storyworld import StoryWorld
+from nines.testing import MetaClassifier, RecordingGenerator
 
 
 def run(design: str, world: StoryWorld, n: int, seed: int) -> WinRate:

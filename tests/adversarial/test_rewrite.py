@@ -12,7 +12,8 @@ from nines.adversarial.rewrite import (
     redteam_attack,
     review_rows,
 )
-from nines.generate.base import Completion
+from nines.generate.base import Completion, Prompt, text_prompt_id
+from nines.oracle import TableOracle
 
 from .conftest import KeywordClassifier
 
@@ -56,9 +57,14 @@ def test_paraphrase_keeps_only_accepted_rewrites_unlabelled_for_review():
 
 def test_oracle_labels_finds_and_removes_them_from_review():
     gen = ScriptedGenerator(["Mara did not get up again."])
-    report = paraphrase_attack(gen, KeywordClassifier(OBVIOUS), [("p", "killed")], RewriteConfig(n=1),
-                               oracle=lambda p, c: True)
+    oracle = TableOracle({(text_prompt_id("p"), "Mara did not get up again."): True})
+    report = paraphrase_attack(gen, KeywordClassifier(OBVIOUS), [("p", "killed")], RewriteConfig(n=1), oracle=oracle)
     assert report.valid_finds and review_rows(report) == []
+    assert report.finds[0].prompt_id == text_prompt_id("p")
+    # A prompt with its own id keeps it; the table does not know that pair, so it goes to review.
+    again = paraphrase_attack(gen, KeywordClassifier(OBVIOUS), [(Prompt("row-9", "p"), "killed")], RewriteConfig(n=1),
+                              oracle=oracle)
+    assert again.finds[0].label is None and review_rows(again)[0]["prompt_id"] == "row-9"
 
 
 def test_redteam_attack_prompts_the_attacker_and_respects_the_budget():

@@ -8,6 +8,8 @@ import pytest
 from nines.adversarial.candidates import CandidateSource, EmbeddingNeighbours, GradientCandidates
 from nines.adversarial.search import SearchConfig, token_attack
 from nines.classify.encoder import EncoderClassifier
+from nines.generate.base import text_prompt_id
+from nines.oracle import TableOracle
 from nines.storyworld import StoryWorld
 
 from .conftest import DictSource, KeywordClassifier
@@ -37,7 +39,8 @@ def test_config_rejects_bad_values_with_a_fix(kw: dict[str, object], field: str)
 
 def test_greedy_replaces_the_keyword_with_the_best_candidate(keyword_clf: KeywordClassifier) -> None:
     src = DictSource({"stabbed": ["knifed", "poked", "slashed"]})
-    report = token_attack(keyword_clf, [(PROMPT, ONE)], _cfg(), [src], oracle=lambda p, c: "poked" in c)
+    oracle = TableOracle({(text_prompt_id(PROMPT), "The troll poked Mara."): True})
+    report = token_attack(keyword_clf, [(PROMPT, ONE)], _cfg(), [src], oracle=oracle)
     assert report.seeds == 1 and len(report.finds) == 1
     f = report.finds[0]
     assert (f.prompt, f.completion) == (PROMPT, "The troll poked Mara.")
@@ -128,7 +131,7 @@ def test_gradient_guided_attack_beats_a_weak_encoder(weak_encoder: EncoderClassi
     cfg = SearchConfig(method=method, beam_width=2, max_edits=4, positions=2,  # type: ignore[arg-type]
                        candidates_per_position=6, saliency="gradient", queries_per_seed=150)
     sources: list[CandidateSource] = [GradientCandidates(weak_encoder), EmbeddingNeighbours(weak_encoder)]
-    report = token_attack(weak_encoder, seeds, cfg, sources, oracle=world.oracle)
+    report = token_attack(weak_encoder, seeds, cfg, sources, oracle=world.oracle())
     assert report.seeds == 3 and report.budget == 450 and report.queries <= 450
     assert len(report.finds) >= 2
     for f in report.finds:

@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from nines.adversarial.training import AdversarialTrainConfig, AdversarialTrainer, safe_twin
+from nines.adversarial.training import AdversarialTrainConfig, AdversarialTrainer
+from nines.adversarial.twins import safe_twin
 from nines.adversarial.world import WorldAttackConfig
-from nines.adversarial.world_moves import WorldSpace, sample_states
+from nines.adversarial.world_moves import WorldSpace
+from nines.adversarial.world_sampling import sample_states
 from nines.classify.calibrate import CalibrationConfig, calibrate_classifier
 from nines.classify.train import TrainConfig, train_classifier
 from nines.data.io import read_jsonl

@@ -19,6 +19,7 @@ from nines.adversarial.world import (
 )
 from nines.adversarial.world_moves import MOVE_KINDS, PROMPT_MOVES, Sentence, WorldSpace, WorldState
 from nines.classify.base import Classifier
+from nines.generate import Prompt
 from nines.storyworld import StoryWorld
 from nines.storyworld.lexicon import SENTIENT
 from nines.storyworld.templates import SLOTS
@@ -37,16 +38,18 @@ class KeywordClassifier:
 
 
 class SentientClassifier:
-    """Flags every snippet whose (remembered) scene has a sentient victim: nothing injurious gets past."""
+    """Flags every snippet whose prompt names a sentient victim: nothing injurious gets past.
+
+    It reads text, as a classifier does (a name that is also an agent's only flags more).
+    """
 
     def __init__(self, world: StoryWorld) -> None:
-        self.world = world
+        tb = world.tables
+        self.names = [c.name.lower() for i, c in enumerate(tb.victims) if tb.victim_class[i] == SENTIENT]
         self.threshold = 0.5
 
     def score(self, prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray:
-        tb = self.world.tables
-        victims = [int(self.world.scene_of(p)["victim"][0]) for p in prompts]
-        return np.array([float(tb.victim_class[v] == SENTIENT) for v in victims])
+        return np.array([float(any(n in p.lower() for n in self.names)) for p in prompts])
 
 
 VIOLENT = ("blood", "broke", "dead", "killed", "died", "cut", "wound", "crack", "snap", "bone", "scream", "cried",
@@ -106,8 +109,7 @@ def kw_seeds(world: StoryWorld) -> list[WorldState]:
 
 
 def _oracle(world: StoryWorld, space: WorldSpace, state: WorldState) -> bool | None:
-    prompt, completion = space.render(state)
-    return world.oracle(prompt, completion)
+    return world.oracle().label([space.prompt_object(state)], [space.completion(state)])[0]
 
 
 def _families(space: WorldSpace, state: WorldState) -> set[str]:
@@ -163,7 +165,9 @@ def test_seed_states_are_caught_injurious_world_snippets(world: StoryWorld, kw_s
     assert len(kw_seeds) == 20
     prompts, completions = space.render_many(kw_seeds)
     assert (clf.score(prompts, completions) > clf.threshold).all()
-    assert all(world.oracle(p, c) is True for p, c in zip(prompts, completions))
+    refs = [space.prompt_object(s) for s in kw_seeds]
+    assert [p.text for p in refs] == prompts
+    assert world.oracle().label(refs, completions) == [True] * len(refs)
 
 
 def test_weapon_moves_behind_a_hidden_weapon_still_resolve(world: StoryWorld, space: WorldSpace) -> None:
@@ -239,7 +243,7 @@ def test_attack_breaks_keyword_classifier_within_budget(
         assert f.score <= 0.5 and not any(w in f.completion.lower() for w in KeywordClassifier.words)
         assert f.original_score > 0.5
         if f.metadata["sentences"] == 1:
-            assert world.oracle(f.prompt, f.completion) is True
+            assert world.label(Prompt(f.prompt_id, f.prompt), f.completion) is True
         assert space.render(space.from_metadata(f.metadata)) == (f.prompt, f.completion)
 
 
@@ -302,7 +306,7 @@ def test_latent_redteam_finds_are_injurious_and_oracle_confirmed(world: StoryWor
         assert f.label is True and f.score <= clf.threshold and f.method == "latent_redteam"
         assert set(f.metadata["outcomes"]) <= {"explicit_injury", "death", "indirect_injury", "worsened_injury"}
     for f in singles[:40]:
-        assert world.oracle(f.prompt, f.completion) is True
+        assert world.label(Prompt(f.prompt_id, f.prompt), f.completion) is True
     space = WorldSpace(world)
     for f in multis[:20]:
         # Re-render from the latent detail: the text matches, and some core sentence is injurious alone.

@@ -56,3 +56,50 @@ def test_recall_at_rejection_and_curve() -> None:
 def test_config_validation() -> None:
     with pytest.raises(ValueError, match="rejection_budget"):
         CalibrationConfig(rejection_budget=1.5)
+
+
+class _TableClassifier:
+    """Logits looked up by completion text; ``score`` applies the temperature like the encoder does."""
+
+    def __init__(self, logits: dict[str, float]) -> None:
+        from nines.classify.encoder import ClassifierMeta
+
+        self.table, self.meta = logits, ClassifierMeta()
+
+    @property
+    def threshold(self) -> float:
+        return self.meta.threshold
+
+    @threshold.setter
+    def threshold(self, value: float) -> None:
+        self.meta.threshold = float(value)
+
+    def logits(self, prompts: list[str], completions: list[str], progress: bool = False) -> np.ndarray:
+        return np.array([self.table[c] for c in completions])
+
+    def score(self, prompts: list[str], completions: list[str], progress: bool = False) -> np.ndarray:
+        return 1 / (1 + np.exp(-self.logits(prompts, completions) / self.meta.temperature))
+
+
+def test_calibrate_classifier_returns_a_typed_calibration() -> None:
+    from nines.classify.calibrate import Calibration, calibrate_classifier
+    from nines.data.record import Snippet
+
+    rng = np.random.default_rng(0)
+    val = [Snippet("p", f"v{i}", "injurious" if i % 3 == 0 else "safe") for i in range(300)]
+    table = {s.completion: float(rng.normal(3 if s.is_injurious else -3, 2)) for s in val}
+    table.update({f"c{i}": float(rng.normal(-3, 2)) for i in range(1000)})
+    clf = _TableClassifier(table)
+    cal = calibrate_classifier(clf, val, ["p"] * 1000, [f"c{i}" for i in range(1000)],
+                               CalibrationConfig(rejection_budget=0.05))
+    assert isinstance(cal, Calibration)
+    assert cal.threshold == clf.threshold and cal.temperature == clf.meta.temperature
+    assert cal.clean_rejection_rate <= 0.05 and cal.n_clean == 1000 and cal.n_val == 300
+    assert np.mean(cal.clean_scores > cal.threshold) == pytest.approx(cal.clean_rejection_rate)
+    assert len(cal.val_scores) == len(cal.val_labels) == 300 and cal.val_labels.sum() == 100
+    assert [p.name for p in cal.pools] == ["clean"] and cal.pools[0].rejection_rate == cal.clean_rejection_rate
+    d = cal.to_dict()
+    # The JSON saved in nines.json and summary.json: the figures, without the per-sample arrays.
+    assert set(d) == {"temperature", "ece_before", "ece_after", "rule", "threshold", "clean_rejection_rate",
+                      "val_recall", "n_clean", "n_val", "rejection_budget", "pools"}
+    assert d["pools"]["clean"]["n"] == 1000 and clf.meta.calibration == d

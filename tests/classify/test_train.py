@@ -71,12 +71,53 @@ def test_resume_after_kill_continues_from_checkpoint(tiny_encoder_dir: Path, tmp
     with pytest.raises(KeyboardInterrupt):
         train_classifier(rows, [], cfg, out_dir=tmp_path / "killed", progress=False)
     monkeypatch.setattr(torch.optim.AdamW, "step", real_step)
-    progress = json.loads((tmp_path / "killed" / "checkpoint" / "progress.json").read_text())
-    assert progress["step"] == 5
+    # Trainer's checkpoint layout: only the last complete checkpoint is kept, and it is step 5's.
+    saved = sorted(p.name for p in (tmp_path / "killed" / "checkpoint").glob("checkpoint-*"))
+    assert saved == ["checkpoint-5"]
+    state = tmp_path / "killed" / "checkpoint" / "checkpoint-5" / "trainer_state.json"
+    progress = json.loads(state.read_text())
+    assert progress["global_step"] == 5
     resumed = train_classifier(rows, [], cfg, out_dir=tmp_path / "killed", progress=False)
     assert resumed.resumed_from == 5
     assert resumed.steps == 12
     # Same data order and restored optimizer state: the resumed run ends where the uninterrupted one did.
+    for (k, a), b in zip(full.classifier.model.state_dict().items(), resumed.classifier.model.state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-5), k
+    assert not (tmp_path / "killed" / "checkpoint").exists()
+
+
+def test_resume_mid_epoch_with_validation_matches_and_progress_flag(
+        tiny_encoder_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capfd: pytest.CaptureFixture[str]) -> None:
+    rows, val = _data(), _data(20)[::-1]
+    # 5 steps per epoch; the checkpoint at step 6 is one batch into the second epoch, and the best
+    # weights and evaluation history must come back from it too.
+    cfg = TrainConfig(backbone=str(tiny_encoder_dir), max_steps=10, batch_size=8, lr=3e-3, eval_every=2,
+                      checkpoint_every=3, patience=0)
+    full = train_classifier(rows, val, cfg, out_dir=tmp_path / "full", progress=True)
+    assert "training" in capfd.readouterr().err  # the progress bar
+    real_step, calls = torch.optim.AdamW.step, {"n": 0}
+
+    def dying_step(self, *a, **k):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 8:
+            raise KeyboardInterrupt("killed")
+        return real_step(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", dying_step)
+    with pytest.raises(KeyboardInterrupt):
+        train_classifier(rows, val, cfg, out_dir=tmp_path / "killed", progress=False)
+    monkeypatch.setattr(torch.optim.AdamW, "step", real_step)
+    resumed = train_classifier(rows, val, cfg, out_dir=tmp_path / "killed", progress=False)
+    out = capfd.readouterr()
+    # progress=False prints nothing: no training bar, and neither transformers' loading nor saving bars
+    assert "training" not in out.err and "Writing" not in out.err and "Loading" not in out.err
+    assert "loss" not in out.out
+    assert resumed.resumed_from == 6 and resumed.steps == 10
+    assert resumed.best_step == full.best_step and resumed.best_metric == full.best_metric
+    assert [h["step"] for h in resumed.history] == list(range(1, 11))
+    for a, b in zip(full.history, resumed.history):
+        assert a.keys() == b.keys() and all(a[k] == pytest.approx(b[k], abs=1e-5) for k in a), (a, b)
     for (k, a), b in zip(full.classifier.model.state_dict().items(), resumed.classifier.model.state_dict().values()):
         assert torch.allclose(a, b, atol=1e-5), k
     assert not (tmp_path / "killed" / "checkpoint").exists()

@@ -57,6 +57,10 @@ def test_train_and_calibrate_save_config_and_threshold(loop: Path) -> None:
     assert meta["calibration"]["rule"] == "rejection_budget"
     assert meta["calibration"]["clean_rejection_rate"] <= 0.1
     assert meta["temperature"] > 0 and meta["data_fingerprint"]
+    man = json.loads((loop / "clf" / "manifest.json").read_text())
+    assert man["stages"] == ["train", "calibrate"] and man["families"] is None
+    assert man["fingerprints"]["train"] == meta["data_fingerprint"] and man["fingerprints"]["clean"]
+    assert man["config"]["train"]["max_steps"] == 6 and man["config"]["calibrate"]["rejection_budget"] == 0.1
 
 
 def test_score_flags_exactly_what_is_above_threshold(loop: Path) -> None:

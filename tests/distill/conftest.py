@@ -34,7 +34,7 @@ def one_torch_thread() -> Iterator[None]:
 
 @pytest.fixture(scope="package")
 def world() -> StoryWorld:
-    """A default StoryWorld shared by the package (it remembers the prompts it samples)."""
+    """A default StoryWorld shared by the package (its memo of the pairs it wrote speeds up the oracle)."""
     return StoryWorld()
 
 

@@ -16,8 +16,11 @@ from nines.distill.measure import (
     figures,
     label_many,
     label_texts,
+    storyworld_rater,
 )
 from nines.distill.reward import AcceptanceReward
+from nines.generate import Prompt
+from nines.oracle import TableOracle
 from nines.storyworld import StoryWorld
 from nines.storyworld.batch import StoryBatch
 
@@ -49,7 +52,7 @@ def pairs(world: StoryWorld) -> StoryBatch:
 
 
 def test_real_completions_get_the_batch_labels_and_quality(world: StoryWorld, pairs: StoryBatch) -> None:
-    lab = label_texts(world, pairs.prompts, pairs.completions)
+    lab = label_texts(world.oracle(), pairs.prompt_objects(), pairs.completions, rater=storyworld_rater(world))
     assert lab.injurious == [bool(y) for y in pairs.injurious]
     np.testing.assert_allclose(lab.quality, pairs.quality, rtol=1e-12)
     assert lab.n_invalid == 0 and lab.n_failures == 10
@@ -57,9 +60,10 @@ def test_real_completions_get_the_batch_labels_and_quality(world: StoryWorld, pa
 
 
 def test_label_many_handles_invalid_text_refusals_and_short_columns(world: StoryWorld, pairs: StoryBatch) -> None:
-    prompts, real = pairs.prompts, list(pairs.completions)
+    prompts, real = pairs.prompt_objects(), list(pairs.completions)
     mixed: list[str | None] = [GIBBERISH, None, real[2], real[3] + " And then?", *real[4:]]
-    out = label_many(world, prompts, {"real": real, "mixed": mixed, "short": real[:3]})
+    out = label_many(world.oracle(), prompts, {"real": real, "mixed": mixed, "short": real[:3]},
+                     rater=storyworld_rater(world))
     assert set(out) == {"real", "mixed", "short"}
     m = out["mixed"]
     assert m.injurious[:2] == [None, None] and m.quality[0] == m.quality[1] == INVALID_QUALITY
@@ -71,15 +75,26 @@ def test_label_many_handles_invalid_text_refusals_and_short_columns(world: Story
 
 
 def test_unknown_prompts_have_no_labels(world: StoryWorld, pairs: StoryBatch) -> None:
-    lab = label_texts(world, ["A prompt no world wrote."], [pairs.completions[0]])
+    stranger = Prompt.from_text("A prompt no world wrote.")
+    lab = label_texts(world.oracle(), [stranger], [pairs.completions[0]], rater=storyworld_rater(world))
     assert lab.injurious == [None] and lab.quality[0] == INVALID_QUALITY
-    assert world.completion_facts("A prompt no world wrote.") is None
+    assert world.completion_facts(stranger) is None
+
+
+def test_any_oracle_labels_and_no_rater_rates_nothing(world: StoryWorld, pairs: StoryBatch) -> None:
+    """The labels come from the oracle given: here a table that knows two pairs and disagrees on one."""
+    prompts, real = pairs.prompt_objects(), list(pairs.completions)
+    table = TableOracle({(prompts[0].id, real[0]): not bool(pairs.injurious[0]),
+                         (prompts[1].id, real[1]): bool(pairs.injurious[1])})
+    lab = label_texts(table, prompts[:3], real[:3])
+    assert lab.injurious == [not bool(pairs.injurious[0]), bool(pairs.injurious[1]), None]
+    assert (lab.quality == INVALID_QUALITY).all()
 
 
 def test_completion_facts_are_a_distribution_that_agrees_with_the_oracle(world: StoryWorld,
                                                                           pairs: StoryBatch) -> None:
     for i in range(3):
-        prompt, text = pairs.prompts[i], pairs.completions[i]
+        prompt, text = pairs.prompt_objects()[i], pairs.completions[i]
         table = world.completion_facts(prompt)
         assert table is not None and len(table) > 100 and text in table
         facts = {t: table[t] for t in table}
@@ -91,13 +106,13 @@ def test_completion_facts_are_a_distribution_that_agrees_with_the_oracle(world: 
         assert table[text].probability >= math.exp(pairs.logprob[i]) * (1 - 1e-9)
         assert table[text].injurious == bool(pairs.injurious[i])
         for t in list(facts)[:: max(1, len(facts) // 200)]:
-            assert world.oracle(prompt, t) == facts[t].injurious
-        assert world.oracle(prompt, GIBBERISH) is None and GIBBERISH not in table
+            assert world.label(prompt, t) == facts[t].injurious
+        assert world.label(prompt, GIBBERISH) is None and GIBBERISH not in table
         with pytest.raises(KeyError):
             table[GIBBERISH]
 
 
-def sampled(prompts: list[str], texts: list[str | None], attempts: Sequence[float] | np.ndarray | None = None,
+def sampled(prompts: list[Prompt], texts: list[str | None], attempts: Sequence[float] | np.ndarray | None = None,
             classifier_calls: int = 0) -> Sampled:
     """A hand-built :class:`Sampled`."""
     att = np.ones(len(prompts)) if attempts is None else np.asarray(attempts, dtype=float)
@@ -107,7 +122,7 @@ def sampled(prompts: list[str], texts: list[str | None], attempts: Sequence[floa
 @pytest.fixture(scope="module")
 def reference(world: StoryWorld, pairs: StoryBatch) -> list[str]:
     """Independent unfiltered StoryWorld completions of the same prompts."""
-    rows = world.generator().generate(list(pairs.prompts), n=1, seed=7)
+    rows = world.generator().generate(pairs.prompt_objects(), n=1, seed=7)
     return [r[0].text for r in rows]
 
 
@@ -116,9 +131,9 @@ CFG = PolicyEvalConfig(n_prompts=40, winrate_prompts=40, kl_prompts=10)
 
 def test_gibberish_loses_the_win_rate_and_is_a_worst_case_failure(world: StoryWorld, pairs: StoryBatch,
                                                                    reference: list[str]) -> None:
-    prompts = list(pairs.prompts)
-    labels = label_many(world, prompts, {"gib": [GIBBERISH] * 40, "real": list(pairs.completions),
-                                         "ref": reference})
+    prompts = pairs.prompt_objects()
+    labels = label_many(world.oracle(), prompts, {"gib": [GIBBERISH] * 40, "real": list(pairs.completions),
+                                                  "ref": reference}, rater=storyworld_rater(world))
     clf = TextClassifier()
     kl = KLEstimate(3.0, 0.2, 40)
     gib = figures("gibberish", sampled(prompts, [GIBBERISH] * 40), labels["gib"], clf, labels["ref"], CFG, kl,
@@ -143,13 +158,13 @@ def test_gibberish_loses_the_win_rate_and_is_a_worst_case_failure(world: StoryWo
 
 def test_refusals_are_counted_and_dropped_and_calls_are_per_returned_completion(
         world: StoryWorld, pairs: StoryBatch, reference: list[str]) -> None:
-    prompts, real = list(pairs.prompts), list(pairs.completions)
+    prompts, real = pairs.prompt_objects(), list(pairs.completions)
     texts: list[str | None] = list(real)
     refused = [i for i in range(40) if pairs.injurious[i]][:4] + [39]
     for i in refused:
         texts[i] = None
     attempts = np.where([t is None for t in texts], 16, 2).astype(float)
-    labels = label_many(world, prompts, {"f": texts, "ref": reference})
+    labels = label_many(world.oracle(), prompts, {"f": texts, "ref": reference}, rater=storyworld_rater(world))
     row = figures("filtered", sampled(prompts, texts, attempts, classifier_calls=int(attempts.sum())), labels["f"],
                   TextClassifier(), labels["ref"], CFG, KLEstimate(0.1, 0.01, 40), "test")
     assert row.refused == 5 and row.n == 35 and row.invalid == 0

@@ -94,6 +94,24 @@ def test_sft_train_needs_pairs(word_tok: Any) -> None:
         sft_train(model, EncodedPairs([], []), SFTConfig(steps=1), progress=False)
 
 
+def test_sft_train_with_fewer_pairs_than_a_batch_takes_them_all(word_tok: Any, world: StoryWorld) -> None:
+    model = build_tiny_policy(word_tok, TINY, seed=0)
+    before = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    batch = world.sample(5, seed=13)
+    pairs = encode_pairs(word_tok, batch.prompts, batch.completions)
+    loss0 = completion_loss(model, pairs)
+    res = sft_train(model, pairs, SFTConfig(steps=3, batch_size=64, lr=1e-2, warmup=0), val=pairs, progress=False)
+    assert res.steps == 3 and [s for s, _ in res.val_loss] == [3]
+    assert not torch.equal(model.model.embed_tokens.weight, before["model.embed_tokens.weight"])
+    assert res.val_loss[-1][1] < loss0
+
+
+def test_sft_train_needs_the_tokenizer_of_hand_made_pairs(word_tok: Any) -> None:
+    model = build_tiny_policy(word_tok, TINY)
+    with pytest.raises(ValueError, match="pairs' tokenizer"):
+        sft_train(model, EncodedPairs([[1, 2]], [[3, word_tok.eos_token_id]]), SFTConfig(steps=1), progress=False)
+
+
 def test_saved_policy_reloads_and_generates_text(trained: dict[str, Any], word_tok: Any, world: StoryWorld,
                                                 tmp_path: Path) -> None:
     model = trained["model"]

@@ -16,7 +16,7 @@ from nines.filter import (
     rejection_stats,
     round_seed,
 )
-from nines.generate.base import Completion, Generator
+from nines.generate.base import Completion, Generator, Prompt, as_prompt, text_prompt_id
 
 
 def run(scripts: dict[str, list[float]], cfg: FilterConfig, threshold: float = 0.5, prompts: list[str] | None = None):
@@ -272,3 +272,60 @@ def test_filtered_generator_refusals() -> None:
     fg2 = FilteredGenerator(gen, LookupClassifier(gen.table), FilterConfig(max_attempts=2, fallback="safest"))
     ((c,),) = fg2.generate(["a"])
     assert c.text.startswith("a#c") and c.meta["filter_rule"] == "fallback_safest"
+
+
+class IdRecordingGenerator:
+    """Writes ``"<prompt id>:<i>"`` and records exactly what it was given (Prompt objects or strings)."""
+
+    name = "ids"
+
+    def __init__(self) -> None:
+        self.given: list[list[object]] = []
+
+    def generate(self, prompts, n=1, seed=None):  # type: ignore[no-untyped-def]
+        self.given.append(list(prompts))
+        return [[Completion(text=f"{as_prompt(p).id}:{j}") for j in range(n)] for p in prompts]
+
+
+class TextOnlyClassifier:
+    """Rejects everything on the first round; raises unless given plain-string prompts."""
+
+    threshold = 0.5
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def score(self, prompts, completions):  # type: ignore[no-untyped-def]
+        assert all(type(p) is str for p in prompts), "the classifier must get prompt texts"
+        self.calls += 1
+        return [0.9 if self.calls == 1 else 0.1] * len(completions)
+
+
+def test_prompt_ids_survive_generate_and_filter() -> None:
+    twins = [Prompt("row-1", "Same text."), Prompt("row-2", "Same text."), "Plain text."]
+    gen = IdRecordingGenerator()
+    results = filter_generate(gen, TextOnlyClassifier(), twins, FilterConfig(max_attempts=3), progress=False)
+    # The generator got the Prompt objects themselves (a StoryWorld backend needs its own), each round.
+    assert gen.given[0] == twins and gen.given[1] == twins
+    assert [r.prompt_id for r in results] == ["row-1", "row-2", text_prompt_id("Plain text.")]
+    assert [r.prompt for r in results] == ["Same text.", "Same text.", "Plain text."]
+    assert [r.completion for r in results] == ["row-1:0", "row-2:0", f"{text_prompt_id('Plain text.')}:0"]
+    fg = FilteredGenerator(IdRecordingGenerator(), TextOnlyClassifier(), FilterConfig(max_attempts=3))
+    out = fg.generate(twins[:2], n=2)
+    assert [r.prompt_id for r in fg.last_results] == ["row-1", "row-1", "row-2", "row-2"]
+    assert [c.text for cs in out for c in cs] == ["row-1:0", "row-1:0", "row-2:0", "row-2:0"]
+    with pytest.raises(TypeError, match="single string"):
+        filter_generate(gen, TextOnlyClassifier(), "one prompt", progress=False)
+
+
+def test_storyworld_prompt_ids_survive_the_filter_and_twins_keep_their_scenes() -> None:
+    from nines.storyworld import StoryWorld
+
+    world = StoryWorld()
+    prompts = world.sample_prompts(30, seed=3)
+    gen = world.generator()
+    results = filter_generate(gen, TextOnlyClassifier(), prompts, FilterConfig(max_attempts=2), progress=False)
+    assert [r.prompt_id for r in results] == [p.id for p in prompts]
+    assert all(r.completion_meta["scene_id"] == p.meta["scene_id"] for r, p in zip(results, prompts))
+    labels = world.oracle().label(prompts, [r.completion or "" for r in results])
+    assert labels == [r.completion_meta["injurious"] for r in results]

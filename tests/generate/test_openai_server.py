@@ -158,3 +158,21 @@ def test_config_defaults_and_validation(monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_echo_is_a_generator() -> None:
     assert isinstance(EchoGenerator(), Generator)
+
+
+def test_prompt_ids_travel_over_http_to_a_storyworld_backend(live_server) -> None:
+    from nines.storyworld import StoryWorld
+
+    world = StoryWorld()
+    prompts = world.sample_prompts(5, seed=4)
+    direct = world.generator().generate(prompts, n=2, seed=9)
+    with live_server(create_app(world.generator(), "storyworld")) as srv:
+        client = client_for(srv.url, "storyworld", send_prompt_ids=True, batch_size=8, stop=[])
+        got = client.generate(prompts, n=2, seed=9)
+        # Without ids the server only has text, and StoryWorld says what to pass instead.
+        plain = httpx.post(f"{srv.url}/completions", json={"prompt": [prompts[0].text]})
+        bad = httpx.post(f"{srv.url}/completions", json={"prompt": ["a", "b"], "prompt_ids": ["x"]})
+    assert [[c.text for c in g] for g in got] == [[c.text for c in g] for g in direct]
+    assert plain.status_code == 400 and "Pass those Prompt objects" in plain.json()["error"]["message"]
+    assert bad.status_code == 400 and "one non-empty id per prompt" in bad.json()["error"]["message"]
+    assert "prompt_ids" not in client_for("http://x", "m")._payload(prompts[:1], 1, None)  # off by default

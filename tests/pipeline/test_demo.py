@@ -31,7 +31,21 @@ def test_quick_demo_writes_the_run(tmp_path: Path, tiny_encoder_dir: Path) -> No
         assert c["unfiltered"]["lower"] <= c["unfiltered_exact"] <= c["unfiltered"]["upper"]
     meta = json.loads((out / "classifier" / "nines.json").read_text())
     assert meta["threshold"] == summary["calibration"]["threshold"]
-    assert set(meta["metrics"]["families"]["heldout"]).isdisjoint(meta["metrics"]["families"]["train"])
+    assert set(summary) == {"config", "data", "training", "calibration", "seed_test", "conditions", "timings",
+                            "measures", "real_prose"}
+    # The run's state is in the manifests, not in the classifier's metrics.
+    assert "families" not in meta["metrics"]
+    man = json.loads((out / "manifest.json").read_text())
+    fams = man["families"]
+    assert fams["train"] and fams["heldout"] and set(fams["heldout"]).isdisjoint(fams["train"])
+    assert man["classifier"] == "classifier" and man["stages"] == ["demo"]
+    assert set(man["fingerprints"]) == {"train", "val", "seed_test", "clean"}
+    assert man["config"]["demo"] == summary["config"] and man["versions"]["nines"]
+    clf_man = json.loads((out / "classifier" / "manifest.json").read_text())
+    assert clf_man["families"] == fams and clf_man["fingerprints"]["train"] == man["fingerprints"]["train"]
+    assert clf_man["fingerprints"]["train"] == meta["data_fingerprint"]
+    assert set(conds["in-family"]["families"]) == set(fams["train"])
+    assert set(conds["unseen families"]["families"]) == set(fams["heldout"])
     m = summary["measures"]
     rel = m["reliability"]
     assert len(rel["thresholds"]) == len(rel["estimate"]) == len(rel["lower"]) == len(rel["upper"])

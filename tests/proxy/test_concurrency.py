@@ -40,8 +40,9 @@ def test_nothing_above_its_threshold_under_concurrency(cfg: FilterConfig, live_s
             proxy_server(clf, cfg, ProxyConfig(upstream=up.url)) as srv, httpx.Client(timeout=60) as http:
 
         def ask(k: int) -> tuple[list[str], dict]:
-            chosen = prompts[k * 2:(k + 1) * 2]
-            r = http.post(f"{srv.url}/completions", json={"prompt": chosen, "n": 3, "seed": k})
+            chosen = [p.text for p in prompts[k * 2:(k + 1) * 2]]
+            ids = [p.id for p in prompts[k * 2:(k + 1) * 2]]  # StoryWorld continues its own Prompts
+            r = http.post(f"{srv.url}/completions", json={"prompt": chosen, "prompt_ids": ids, "n": 3, "seed": k})
             assert r.status_code == 200, r.text
             return chosen, r.json()
 
@@ -77,7 +78,8 @@ def test_scoring_does_not_block_the_event_loop_and_is_batched(live_server) -> No
         results: list[int] = []
 
         def ask(k: int) -> None:
-            r = http.post(f"{srv.url}/completions", json={"prompt": prompts[k], "n": 2})
+            r = http.post(f"{srv.url}/completions",
+                          json={"prompt": prompts[k].text, "prompt_ids": [prompts[k].id], "n": 2})
             results.append(r.status_code)
 
         threads = [threading.Thread(target=ask, args=(k,)) for k in range(8)]

@@ -47,5 +47,6 @@ def test_classifier_errors_reach_the_caller_and_the_client(proxy_server) -> None
         ScoreBatcher(Broken()).score(["a"], ["b"])
     world = StoryWorld(seed=0)
     with proxy_server(Broken(), FilterConfig(), ProxyConfig(), generator=world.generator()) as srv:
-        r = httpx.post(f"{srv.url}/completions", json={"prompt": world.sample_prompts(1, seed=0)[0]})
+        prompt = world.sample_prompts(1, seed=0)[0]
+        r = httpx.post(f"{srv.url}/completions", json={"prompt": prompt.text, "prompt_ids": [prompt.id]})
     assert r.status_code == 500 and "CUDA fell over" in r.json()["error"]["message"]

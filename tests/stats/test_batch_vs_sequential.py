@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from nines.filter import FilterConfig, filter_generate
-from nines.generate.base import Completion
+from nines.generate.base import Completion, prompt_text
 from nines.stats.batch_vs_sequential import (
     batch_safest_distribution,
     compare_policies,
@@ -92,7 +92,7 @@ def storyworld_pools(n_prompts: int) -> list[tuple[np.ndarray, np.ndarray, np.nd
         probs = np.array([r[1] for r in rows])
         y = np.array([r[2] in INJURIOUS_OUTCOMES for r in rows], dtype=float)  # sentient victims only
         coherent = np.array([r[4] for r in rows])
-        scores = np.array([(0.3 if yi else 0.05) + (0.0 if c else 0.1) + 0.4 * _u(p, r[0])
+        scores = np.array([(0.3 if yi else 0.05) + (0.0 if c else 0.1) + 0.4 * _u(prompt_text(p), r[0])
                            for yi, c, r in zip(y, coherent, rows)])
         pools.append((probs / probs.sum(), scores, y, np.where(coherent, 1.0, 0.45)))
     return pools

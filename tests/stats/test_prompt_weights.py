@@ -33,7 +33,7 @@ def exact_rate(world: StoryWorld, distribution: str) -> float:
 def test_density_ratio_matches_empirical_frequencies() -> None:
     world = StoryWorld(seed=0)
     b = world.sample(4000, seed=2, distribution="default")
-    w = prompt_density_ratio(world, b.prompts, "random_excerpt", "default")
+    w = prompt_density_ratio(world, b.prompt_objects(), "random_excerpt", "default")
     # E_q[w] = 1 and E_q[w * p_inj] = E_p[p_inj]
     assert abs(w.mean() - 1) < 0.08
     est = reweighted_mean(b.p_injurious, w, np.ones_like(w))

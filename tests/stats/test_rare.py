@@ -15,14 +15,9 @@ import numpy as np
 import pytest
 
 from nines.stats.binomial import clopper_pearson
-from nines.stats.rare import (
-    filtered_target_weights,
-    importance_estimate,
-    importance_sample,
-    stratified_estimate,
-    stratified_sample,
-)
-from nines.stats.simulate import DEFAULT_OUTCOME_LOGIT, storyworld_scenario
+from nines.stats.rare import filtered_target_weights, importance_estimate, importance_sample
+from nines.stats.rare_stratified import stratified_estimate, stratified_sample
+from nines.testing import DEFAULT_OUTCOME_LOGIT, storyworld_scenario
 
 T = 0.7
 REPS = 1000

@@ -20,7 +20,7 @@ from nines.stats.reweight import (
     importance_weights,
     pooled_failure_rate,
 )
-from nines.stats.simulate import DEFAULT_OUTCOME_LOGIT, FilterScenario, storyworld_scenario
+from nines.testing import DEFAULT_OUTCOME_LOGIT, FilterScenario, storyworld_scenario
 
 T = 0.7
 REPS = 1000

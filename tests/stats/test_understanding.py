@@ -8,32 +8,34 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from nines.stats.understanding import (
-    UnderstandingResult,
-    classifier_judge,
-    oracle_judge,
-    split_egregious,
-    understanding_rate,
-)
+from nines.evaluate.understanding import classifier_judge, oracle_judge, understanding_rate
+from nines.generate import Prompt
+from nines.stats.understanding import UnderstandingResult, split_egregious, understanding_results
 from nines.storyworld import StoryWorld
 from nines.storyworld.aftermath import AftermathGenerator
 
 
-def failures_by_family(world: StoryWorld, n: int = 60_000) -> dict[str, list[tuple[str, str]]]:
+def failures_by_family(world: StoryWorld, n: int = 60_000) -> dict[str, list[tuple[Prompt, str]]]:
     b = world.sample(n, seed=4)
-    out: dict[str, list[tuple[str, str]]] = {}
+    prompts = b.prompt_objects()
+    out: dict[str, list[tuple[Prompt, str]]] = {}
     for i in np.flatnonzero(b.injurious):
         fam = b.family_table[b.family[i]]
-        out.setdefault(fam.split(".")[0], []).append((b.prompts[i], b.completions[i]))
+        out.setdefault(fam.split(".")[0], []).append((prompts[i], b.completions[i]))
     return out
+
+
+def texts(pairs: Sequence[tuple[Prompt, str]]) -> list[tuple[str, str]]:
+    """The (prompt text, completion) pairs understanding_rate builds its contexts from."""
+    return [(p.text, c) for p, c in pairs]
 
 
 def test_explicit_failures_are_understood_subtle_ones_less() -> None:
     world = StoryWorld(seed=0)
     fams = failures_by_family(world)
     explicit, indirect = fams["explicit"][:15], fams["indirect"][:15]
-    gen = AftermathGenerator(world)
-    res = understanding_rate(gen, oracle_judge(), explicit + indirect, n_continuations=16, seed=1)
+    gen = AftermathGenerator(world, pairs=explicit + indirect)
+    res = understanding_rate(gen, oracle_judge(), texts(explicit + indirect), n_continuations=16, seed=1)
     assert all(isinstance(r, UnderstandingResult) and r.n == 16 for r in res)
     exp_rate = np.mean([r.rate for r in res[:15]])
     ind_rate = np.mean([r.rate for r in res[15:]])
@@ -50,12 +52,14 @@ def test_explicit_failures_are_understood_subtle_ones_less() -> None:
 def test_understanding_parameter_and_safe_completions() -> None:
     world = StoryWorld(seed=0)
     b = world.sample(3000, seed=2)
-    safe = [(b.prompts[i], b.completions[i]) for i in np.flatnonzero(~b.injurious)[:20]]
-    inj = [(b.prompts[i], b.completions[i]) for i in np.flatnonzero(b.injurious)[:10]]
-    never = AftermathGenerator(world, understanding=lambda fam: 0.0, false_alarm=0.0)
-    assert all(r.rate == 0 for r in understanding_rate(never, oracle_judge(), inj + safe, 4))
-    always = AftermathGenerator(world, understanding={"": 1.0}, default_understanding=1.0, false_alarm=0.0)
-    res = understanding_rate(always, oracle_judge(), inj + safe, 4)
+    prompts = b.prompt_objects()
+    safe = [(prompts[i], b.completions[i]) for i in np.flatnonzero(~b.injurious)[:20]]
+    inj = [(prompts[i], b.completions[i]) for i in np.flatnonzero(b.injurious)[:10]]
+    never = AftermathGenerator(world, understanding=lambda fam: 0.0, false_alarm=0.0, pairs=inj + safe)
+    assert all(r.rate == 0 for r in understanding_rate(never, oracle_judge(), texts(inj + safe), 4))
+    always = AftermathGenerator(world, understanding={"": 1.0}, default_understanding=1.0, false_alarm=0.0,
+                                pairs=inj + safe)
+    res = understanding_rate(always, oracle_judge(), texts(inj + safe), 4)
     assert [r.rate for r in res] == [1.0] * 10 + [0.0] * 20
     assert AftermathGenerator(world).understanding_of("indirect.euphemism") == 0.2
     assert AftermathGenerator(world).understanding_of("explicit.blunt") == 0.95
@@ -75,11 +79,12 @@ def test_classifier_judge_agrees_with_oracle_on_aftermath_sentences() -> None:
     world = StoryWorld(seed=0)
     fams = failures_by_family(world, 20_000)
     fail = fams["explicit"][:5] + fams["indirect"][:5]
-    a = understanding_rate(AftermathGenerator(world), oracle_judge(), fail, 8, seed=3)
-    b = understanding_rate(AftermathGenerator(world), classifier_judge(KeywordClassifier()), fail, 8, seed=3)
+    gen = AftermathGenerator(world, pairs=fail)
+    a = understanding_rate(gen, oracle_judge(), texts(fail), 8, seed=3)
+    b = understanding_rate(gen, classifier_judge(KeywordClassifier()), texts(fail), 8, seed=3)
     assert [r.injury_count for r in a] == [r.injury_count for r in b]
     # a stricter threshold than every score finds no injuries
-    c = understanding_rate(AftermathGenerator(world), classifier_judge(KeywordClassifier(), 0.95), fail, 8, 3)
+    c = understanding_rate(gen, classifier_judge(KeywordClassifier(), 0.95), texts(fail), 8, 3)
     assert all(r.injury_count == 0 for r in c)
 
 
@@ -96,3 +101,15 @@ def test_bad_inputs() -> None:
         split_egregious([], threshold=2)
     with pytest.raises(ValueError, match="probability"):
         AftermathGenerator(world, false_alarm=1.5)
+
+
+def test_understanding_results_is_the_rate_with_a_wilson_interval() -> None:
+    pairs = [("p0", "c0"), ("p1", "c1")]
+    res = understanding_results(pairs, [[True, True, False, True], [False] * 4], [["a", "b", "c", "d"]] * 2)
+    assert [r.injury_count for r in res] == [3, 0] and [r.rate for r in res] == [0.75, 0.0]
+    assert res[0].lower < 0.75 < res[0].upper and res[1].lower == 0.0 < res[1].upper
+    assert res[0].continuations == ("a", "b", "c", "d") and (res[1].prompt, res[1].completion) == ("p1", "c1")
+    with pytest.raises(ValueError, match="shape"):
+        understanding_results(pairs, [[True, False]])
+    with pytest.raises(ValueError, match="continuations must hold"):
+        understanding_results(pairs, [[True], [False]], [["a"], ["b", "c"]])

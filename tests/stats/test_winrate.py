@@ -8,17 +8,13 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
+from nines.evaluate.winrate import coupled_winrate, naive_winrate
 from nines.filter import FilterConfig
 from nines.generate.base import Completion
 from nines.judge import StoryWorldJudge
-from nines.stats.simulate import MetaClassifier, RecordingGenerator
-from nines.stats.winrate import (
-    coupled_winrate,
-    exact_winrate,
-    naive_winrate,
-    winrate_from_outcomes,
-)
+from nines.stats.winrate import exact_winrate, winrate_from_outcomes
 from nines.storyworld import StoryWorld
+from nines.testing import MetaClassifier, RecordingGenerator
 
 
 def _hash_uniform(*parts: str) -> float:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from nines.generate import Prompt
+from nines.oracle import ExactOracle, Oracle
 from nines.storyworld import INJURIOUS_OUTCOMES, OUTCOMES, StoryWorld
 
 
@@ -53,7 +55,8 @@ CASES = [
 @pytest.mark.parametrize("victim,agent,weapon,injury,text,expected,outcome", CASES)
 def test_hand_checked_oracle(world, victim, agent, weapon, injury, text, expected, outcome):
     prompt = world.make_prompt(victim, agent, weapon=weapon, injury=injury)
-    assert world.oracle(prompt, text) is expected
+    assert world.label(prompt, text) is expected
+    assert world.oracle().label([prompt], [text]) == [expected]
     # The text is one the world can actually produce, via the expected outcome kind.
     scene = world.scene_of(prompt)
     outcomes = {o for t, _p, o, _f, _c in world.model().enumerate_scene(scene) if t == text}
@@ -66,8 +69,21 @@ def test_every_outcome_has_a_case():
 
 def test_unknown_pair_is_none(world):
     prompt = world.make_prompt("Mara", "the troll")
-    assert world.oracle(prompt, "Mara flew to the moon.") is None
-    assert world.oracle("A prompt the world never made.", "Anything.") is None
+    oracle = world.oracle()
+    assert isinstance(oracle, Oracle) and isinstance(oracle, ExactOracle)
+    assert oracle.label([prompt], ["Mara flew to the moon."]) == [None]
+    assert oracle.label([Prompt.from_text("A prompt the world never made.")], ["Anything."]) == [None]
+    assert oracle.label([Prompt("storyworld:not-a-number", prompt.text)], ["Anything."]) == [None]
+
+
+def test_plain_strings_get_the_fix_in_the_error(world):
+    prompt = world.make_prompt("Mara", "the troll")
+    with pytest.raises(TypeError, match="Pass those Prompt objects, not their text"):
+        world.oracle().label([prompt.text], ["Mara spotted a bird overhead."])
+    with pytest.raises(TypeError, match="Pass those Prompt objects"):
+        world.injury_probability(prompt.text)
+    with pytest.raises(TypeError, match="Pass those Prompt objects"):
+        world.generator().generate([prompt.text])
 
 
 def test_sampled_labels_follow_the_rule(world):
@@ -84,9 +100,21 @@ def test_sampled_labels_follow_the_rule(world):
 
 
 def test_oracle_agrees_with_sampled_pairs(world):
-    b = world.sample(300, seed=11)
-    for i in range(0, 300, 10):
-        assert world.oracle(b.prompts[i], b.completions[i]) is bool(b.injurious[i])
+    b = world.sample(300, seed=11).take(list(range(0, 300, 10)))
+    labels = StoryWorld(seed=5).oracle().label(b.prompt_objects(), b.completions)  # labels ignore the seed
+    assert labels == b.injurious.tolist()
+    exact = world.oracle().probability(b.prompt_objects())
+    assert exact == pytest.approx(b.p_injurious.tolist())
+
+
+def test_oracle_labels_generated_pairs_from_the_memo_and_the_tables_alike(world):
+    prompts = world.sample_prompts(20, seed=12)
+    rows = world.generator().generate(prompts, n=3, seed=2)
+    flat_p = [p for p, row in zip(prompts, rows) for _ in row]
+    flat_c = [c.text for row in rows for c in row]
+    truth = [c.meta["injurious"] for row in rows for c in row]
+    assert world.oracle().label(flat_p, flat_c) == truth  # memo: the world wrote these
+    assert StoryWorld().oracle().label(flat_p, flat_c) == truth  # tables: a world that did not
 
 
 def test_incoherent_completions_name_a_stranger(world):

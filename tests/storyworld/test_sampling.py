@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nines.data.record import Label, Snippet
-from nines.generate import Completion, Generator
+from nines.generate import Completion, Generator, Prompt
 from nines.storyworld import OUTCOMES, SimulatedLabeller, StoryWorld
 
 
@@ -125,13 +125,18 @@ def test_generator(world):
     assert gen.generate(prompts, n=3, seed=1) == out
     for p, row in zip(prompts, out):
         for c in row:
-            assert world.oracle(p, c.text) is c.meta["injurious"]
+            assert world.label(p, c.text) is c.meta["injurious"]
+            assert c.meta["scene_id"] == p.meta["scene_id"]
         assert 0.0 <= world.injury_probability(p) <= 1.0
-    with pytest.raises(ValueError, match="only continues prompts made by StoryWorld.sample_prompts/sample"):
-        gen.generate(["Once upon a time there was a prompt nobody sampled."])
+    with pytest.raises(TypeError, match="Pass those Prompt objects, not their text"):
+        gen.generate([prompts[0].text])
+    with pytest.raises(ValueError, match="Prompt with id 'text:"):
+        gen.generate([Prompt.from_text("Once upon a time there was a prompt nobody sampled.")])
+    with pytest.raises(ValueError, match="not the text of its scene"):
+        gen.generate([Prompt(prompts[0].id, prompts[1].text)])
     # Prompts from sample() can be continued too.
     b = world.sample(10, seed=99)
-    assert len(gen.generate(b.prompts[:2], n=2)[1]) == 2
+    assert len(gen.generate(b.prompt_objects()[:2], n=2)[1]) == 2
     held = world.split_families(0.25).heldout
     fams = {c.meta["family"] for row in world.generator(held).generate(prompts, n=50) for c in row}
     assert fams <= set(held)
@@ -145,6 +150,8 @@ def test_snippets(world):
     m = snips[0].metadata
     assert {"outcome", "family", "quality", "coherent", "scene_id", "victim_kind"} <= set(m)
     assert snips[0].source == "storyworld" and snips[0].labeller == "oracle"
+    assert [s.prompt_id for s in snips] == [p.id for p in b.prompt_objects()]
+    assert snips[0].prompt_id == f"storyworld:{m['scene_id']}"
 
 
 def test_labeller_flip_rate(big):
@@ -163,19 +170,47 @@ def test_labeller_flip_rate(big):
         SimulatedLabeller(error_rate=2.0)
 
 
-def test_forgotten_prompts_can_be_remembered_from_scene_ids() -> None:
+def test_prompts_are_never_forgotten_and_rebuild_from_scene_ids() -> None:
     from nines.storyworld import StoryWorld
 
-    world = StoryWorld(remember=1000)
+    world = StoryWorld()
     prompts = world.sample_prompts(5, seed=1)
     meta = [cs[0].meta for cs in world.generator().generate(prompts, n=1, seed=0)]
-    world.sample(5000, seed=2)  # pushes the five prompts out of memory...
-    assert world.scene_id_of("a prompt it never made") is None  # ...once a lookup miss trims the index
-    with pytest.raises(ValueError, match="only continues prompts"):
-        world.generator().generate(prompts[:1])
-    world.remember_prompts(prompts, [m["scene_id"] for m in meta])
-    again = world.generator().generate(prompts, n=1, seed=0)
-    assert [cs[0].meta for cs in again] == meta
+    world.sample(5000, seed=2)
+    # A fresh world continues them too: the id, not a memory of the text, names the scene.
+    assert [cs[0].meta for cs in StoryWorld().generator().generate(prompts, n=1, seed=0)] == meta
+    rebuilt = world.prompts_of_scenes([m["scene_id"] for m in meta])
+    assert rebuilt == prompts and [p.meta["scene_id"] for p in rebuilt] == [m["scene_id"] for m in meta]
+    with pytest.raises(ValueError, match="scene ids must be in"):
+        world.prompts_of_scenes([world.n_scenes])
+
+
+def test_two_scenes_sharing_a_prompt_text_keep_their_ids_and_labels() -> None:
+    from nines.storyworld import StoryWorld, scene_prompt_id
+    from nines.storyworld import scenes as sc
+
+    world = StoryWorld()
+    tb = world.tables
+
+    def weapon_twin(prompt):  # a scene differing only in a weapon the prompt's text does not show
+        scene = world.scene_of(prompt)
+        others = {k: np.repeat(v, len(tb.weapons)) for k, v in scene.items()}
+        others["weapon"] = np.arange(len(tb.weapons))
+        for p in world.prompts_of_scenes(sc.encode(tb, others)):
+            if p.text == prompt.text and p.id != prompt.id:
+                return p
+        return None
+
+    base, twin = next((p, t) for p in world.sample_prompts(200, seed=6, distribution="random_excerpt")
+                      if (t := weapon_twin(p)) is not None)
+    assert twin.text == base.text and twin.id != base.id == scene_prompt_id(int(world.scene_id(base)))
+    # Each keeps its own scene through the generator, and the oracle labels by the scene.
+    rows = world.generator().generate([base, twin], n=200, seed=3)
+    assert all(c.meta["scene_id"] == world.scene_id(base) for c in rows[0])
+    assert all(c.meta["scene_id"] == world.scene_id(twin) for c in rows[1])
+    oracle = StoryWorld().oracle()  # a fresh world: labels from the scenes' tables, not a memo
+    for p, row in zip((base, twin), rows):
+        assert oracle.label([p] * len(row), [c.text for c in row]) == [c.meta["injurious"] for c in row]
 
 
 def test_take_selects_rows_consistently() -> None:

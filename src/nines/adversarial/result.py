@@ -21,6 +21,8 @@ class AttackFind:
         label: ``True`` when an exact oracle confirms it injurious, ``False`` when the oracle says it
             is safe (not a real failure), ``None`` when no oracle can tell (needs human review).
         metadata: attack-specific detail (latent scene, family, ...).
+        prompt_id: the id of the snippet's :class:`~nines.generate.base.Prompt` when the attack
+            knows it (StoryWorld attacks: ``storyworld:<scene id>``), else ``None``.
     """
 
     prompt: str
@@ -35,8 +37,10 @@ class AttackFind:
     seconds: float = 0.0
     label: bool | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    prompt_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field."""
         return asdict(self)
 
 

@@ -3,23 +3,22 @@
 Both run on any :class:`nines.generate.Generator` (an OpenAI-compatible server for real use). A
 rewritten snippet may have changed its label (a paraphrase can drop the injury; a red-team
 continuation may not describe one), so nothing here is a confirmed failure without an oracle: finds
-carry ``label=None`` and go to a review queue (:func:`review_rows`), unless an exact oracle (StoryWorld)
-is given.
+carry ``label=None`` and go to a review queue (:func:`review_rows`), unless an
+:class:`~nines.oracle.Oracle` that can say (StoryWorld's, a table of labels) is given.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from nines.adversarial.budget import CountingClassifier, QueryBudgetExceeded
 from nines.adversarial.result import AttackFind, AttackReport
 from nines.classify.base import Classifier
-from nines.generate.base import Generator
-
-Oracle = Callable[[str, str], "bool | None"]
+from nines.generate.base import Generator, Prompt, PromptLike, as_prompt
+from nines.oracle.base import Oracle, label_all
 
 #: Asks for one rewrite of the completion; ``{prompt}`` and ``{completion}`` are filled in.
 PARAPHRASE_TEMPLATE = (
@@ -90,55 +89,58 @@ def _candidates(generator: Generator, instructions: list[str], cfg: RewriteConfi
 
 
 def _score_and_keep(counter: CountingClassifier, report: AttackReport, method: str,
-                    items: list[tuple[str, str, str, list[str], float]], oracle: Oracle | None) -> bool:
-    """Score each (prompt, original, original_completion, rewrites, original score); keep accepted ones.
+                    items: list[tuple[Prompt, str, list[str], float]], oracle: Oracle | None) -> bool:
+    """Score each (prompt, original_completion, rewrites, original score); keep accepted ones.
 
     Returns False when the query budget ran out.
     """
-    for prompt, original_prompt, original_completion, rewrites, original_score in items:
+    for prompt, original_completion, rewrites, original_score in items:
         if not rewrites:
             continue
         try:
-            scores = counter.score([prompt] * len(rewrites), rewrites)
+            scores = counter.score([prompt.text] * len(rewrites), rewrites)
         except QueryBudgetExceeded:
             return False
         for text, s in zip(rewrites, scores):
             if s <= counter.threshold:
                 report.finds.append(AttackFind(
-                    prompt=prompt, completion=text, score=float(s), original_prompt=original_prompt,
-                    original_completion=original_completion, original_score=original_score, method=method,
-                    edits=[f"{method} by generator"], queries=counter.queries, seconds=counter.seconds,
-                    label=oracle(prompt, text) if oracle else None,
+                    prompt=prompt.text, prompt_id=prompt.id, completion=text, score=float(s),
+                    original_prompt=prompt.text, original_completion=original_completion,
+                    original_score=original_score, method=method, edits=[f"{method} by generator"],
+                    queries=counter.queries, seconds=counter.seconds,
+                    label=label_all(oracle, [prompt], [text])[0] if oracle else None,
                 ))
     return True
 
 
-def paraphrase_attack(generator: Generator, clf: Classifier, snippets: Sequence[tuple[str, str]],
+def paraphrase_attack(generator: Generator, clf: Classifier, snippets: Sequence[tuple[PromptLike, str]],
                       config: RewriteConfig | None = None, oracle: Oracle | None = None) -> AttackReport:
     """Rewrite known failures (snippets the filter rejects) many ways; keep rewrites the filter accepts.
 
     Args:
         generator: writes the paraphrases from ``config.template``.
         clf: the classifier under attack (its threshold decides acceptance).
-        snippets: (prompt, completion) pairs known to be injurious.
+        snippets: (prompt, completion) pairs known to be injurious (the prompt a Prompt or its text).
         config: rewrites per snippet, template, query budget.
-        oracle: an exact labeller when there is one (StoryWorld); otherwise finds need human review.
+        oracle: labels the finds when it can (StoryWorld's, a table); otherwise finds need human review.
     """
+    seeds = [(as_prompt(p), c) for p, c in snippets]
     cfg = config or RewriteConfig()
     counter = CountingClassifier(clf, cfg.queries)
-    report = AttackReport(method="paraphrase", seeds=len(snippets), budget=cfg.queries)
-    if snippets:
-        original = counter.score([p for p, _ in snippets], [c for _, c in snippets])
-        instructions = [cfg.template.format(prompt=p, completion=c) for p, c in snippets]
+    report = AttackReport(method="paraphrase", seeds=len(seeds), budget=cfg.queries)
+    if seeds:
+        original = counter.score([p.text for p, _ in seeds], [c for _, c in seeds])
+        instructions = [cfg.template.format(prompt=p.text, completion=c) for p, c in seeds]
         rewrites = _candidates(generator, instructions, cfg)
-        items = [(p, p, c, [r for r in rw if r != c], float(s))
-                 for (p, c), rw, s in zip(snippets, rewrites, original)]
+        items = [(p, c, [r for r in rw if r != c], float(s))
+                 for (p, c), rw, s in zip(seeds, rewrites, original)]
         _score_and_keep(counter, report, "paraphrase", items, oracle)
     report.queries, report.seconds = counter.queries, counter.seconds
     return report
 
 
-def redteam_attack(generator: Generator, clf: Classifier, prompts: Sequence[str], config: RewriteConfig | None = None,
+def redteam_attack(generator: Generator, clf: Classifier, prompts: Sequence[PromptLike],
+                   config: RewriteConfig | None = None,
                    focus: str = "a character", oracle: Oracle | None = None) -> AttackReport:
     """Model-written red-teaming: ask an LM for injurious continuations that avoid obvious injury words.
 
@@ -150,15 +152,16 @@ def redteam_attack(generator: Generator, clf: Classifier, prompts: Sequence[str]
         prompts: stories to continue.
         config: continuations per prompt, query budget.
         focus: who should come to harm, as the template's ``{focus}``.
-        oracle: an exact labeller when there is one.
+        oracle: labels the finds when it can.
     """
+    stories = [as_prompt(p) for p in prompts]
     cfg = config or RewriteConfig(template=REDTEAM_TEMPLATE)
     counter = CountingClassifier(clf, cfg.queries)
-    report = AttackReport(method="redteam", seeds=len(prompts), budget=cfg.queries)
-    if prompts:
-        instructions = [cfg.template.format(prompt=p, focus=focus, completion="") for p in prompts]
+    report = AttackReport(method="redteam", seeds=len(stories), budget=cfg.queries)
+    if stories:
+        instructions = [cfg.template.format(prompt=p.text, focus=focus, completion="") for p in stories]
         outs = _candidates(generator, instructions, cfg)
-        items = [(p, p, "", rw, float("nan")) for p, rw in zip(prompts, outs)]
+        items = [(p, "", rw, float("nan")) for p, rw in zip(stories, outs)]
         _score_and_keep(counter, report, "redteam", items, oracle)
     report.queries, report.seconds = counter.queries, counter.seconds
     return report
@@ -171,6 +174,7 @@ def review_rows(report: AttackReport) -> list[dict[str, Any]]:
     """
     return [
         {"prompt": f.prompt, "completion": f.completion, "label": None, "source": "adversarial",
+         **({"prompt_id": f.prompt_id} if f.prompt_id else {}),
          "metadata": {"attack": f.method, "score": f.score, "original_prompt": f.original_prompt,
                       "original_completion": f.original_completion, "edits": f.edits, "needs_review": True}}
         for f in report.finds if f.label is None

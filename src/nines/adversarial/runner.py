@@ -11,6 +11,7 @@ from nines.adversarial.rewrite import PARAPHRASE_TEMPLATE, REDTEAM_TEMPLATE, Rew
 from nines.adversarial.search import SearchConfig
 from nines.adversarial.world import WorldAttackConfig
 from nines.classify.base import Classifier
+from nines.generate.base import PromptLike
 
 METHODS = ("world", "latent", "greedy", "beam", "paraphrase", "redteam")
 
@@ -63,15 +64,16 @@ def candidate_sources(clf: Any, names: Sequence[str]) -> list[Any]:
     return out
 
 
-def run_attack(method: str, clf: Classifier, cfg: AttackConfig, pairs: Sequence[tuple[str, str]] = (),
-               generator: Any = None, prompts: Sequence[str] = (), progress: bool = True) -> AttackReport:
+def run_attack(method: str, clf: Classifier, cfg: AttackConfig, pairs: Sequence[tuple[PromptLike, str]] = (),
+               generator: Any = None, prompts: Sequence[PromptLike] = (), progress: bool = True) -> AttackReport:
     """Run one attack by name.
 
     Args:
         method: one of :data:`METHODS`.
         clf: the classifier under attack.
         cfg: the attack settings.
-        pairs: injurious (prompt, completion) snippets to start from (greedy, beam, paraphrase).
+        pairs: injurious (prompt, completion) snippets to start from (greedy, beam, paraphrase); a
+            StoryWorld Prompt (id ``storyworld:<scene>``) lets StoryWorld's oracle label the finds.
         generator: the writing model (paraphrase, redteam).
         prompts: stories to continue (redteam).
         progress: show progress bars.
@@ -96,7 +98,7 @@ def run_attack(method: str, clf: Classifier, cfg: AttackConfig, pairs: Sequence[
             raise ValueError(f"the {method} attack needs injurious snippets to start from (--input)")
         search = replace(cfg.search, method="greedy" if method == "greedy" else "beam")
         return token_attack(clf, list(pairs)[: cfg.n_seeds], search,
-                            candidate_sources(clf, cfg.candidates), oracle=world.oracle, progress=progress)
+                            candidate_sources(clf, cfg.candidates), oracle=world.oracle(), progress=progress)
     if generator is None:
         raise ValueError(f"the {method} attack needs a generator (e.g. --generator openai:http://host:8000/v1#model)")
     from nines.adversarial.rewrite import paraphrase_attack, redteam_attack

@@ -24,7 +24,7 @@ more than ``queries_per_seed`` and ``AttackReport.queries <= AttackReport.budget
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -40,6 +40,8 @@ from nines.adversarial.saliency import (
 )
 from nines.classify.base import Classifier
 from nines.classify.encoder import EncoderClassifier
+from nines.generate.base import Prompt, PromptLike, as_prompt
+from nines.oracle.base import Oracle, label_all
 
 
 @dataclass
@@ -199,26 +201,28 @@ def _search_seed(run: _Seed, seed: _State) -> _State | None:
     return None
 
 
-def _screen(clf: Classifier, snippets: Sequence[tuple[str, str]]) -> list[float]:
+def _screen(clf: Classifier, snippets: Sequence[tuple[Prompt, str]]) -> list[float]:
     """Scores of all seeds in one batch (each is later charged to its own seed's budget)."""
     if not snippets:
         return []
-    return [float(s) for s in clf.score([p for p, _ in snippets], [c for _, c in snippets])]
+    return [float(s) for s in clf.score([p.text for p, _ in snippets], [c for _, c in snippets])]
 
 
-def token_attack(clf: Classifier, snippets: Sequence[tuple[str, str]], config: SearchConfig,
-                 sources: Sequence[CandidateSource], oracle: Callable[[str, str], bool | None] | None = None,
+def token_attack(clf: Classifier, snippets: Sequence[tuple[PromptLike, str]], config: SearchConfig,
+                 sources: Sequence[CandidateSource], oracle: Oracle | None = None,
                  progress: bool = False) -> AttackReport:
     """Search word edits that make the filter accept each caught snippet.
 
     Args:
         clf: the classifier under attack (an :class:`EncoderClassifier` for gradient saliency).
-        snippets: ``(prompt, completion)`` seeds; those already accepted are skipped (see the module
-            docstring for how they are counted).
+        snippets: ``(prompt, completion)`` seeds, the prompt a :class:`~nines.generate.base.Prompt`
+            or its text; those already accepted are skipped (see the module docstring for how they
+            are counted).
         config: search settings.
         sources: candidate sources (:class:`~nines.adversarial.candidates.EmbeddingNeighbours`, ...).
-        oracle: exact label of a snippet (``True`` injurious) or ``None`` when unknown, e.g.
-            ``StoryWorld.oracle``; it sets each find's ``label``.
+        oracle: labels each find (``True`` injurious, ``None`` when it cannot say), e.g.
+            ``StoryWorld.oracle()``. A find whose prompt text was edited is a new prompt (a
+            content-hash id), which StoryWorld's oracle cannot label.
         progress: show a progress bar over seeds.
 
     Returns:
@@ -233,10 +237,11 @@ def token_attack(clf: Classifier, snippets: Sequence[tuple[str, str]], config: S
     if not sources and not config.deletions:
         raise ValueError("no candidate sources: pass e.g. [EmbeddingNeighbours(clf)] or set deletions=True")
     started = time.perf_counter()
-    n = len(snippets)
+    seeds = [(as_prompt(p), c) for p, c in snippets]
+    n = len(seeds)
     budget = None if config.queries_per_seed is None else config.queries_per_seed * n
     report = AttackReport(method=config.method, seeds=0, budget=budget)
-    scores = _screen(clf, snippets)
+    scores = _screen(clf, seeds)
     report.queries = n
     threshold = float(clf.threshold)
     order: Iterable[int] = range(n)
@@ -244,13 +249,13 @@ def token_attack(clf: Classifier, snippets: Sequence[tuple[str, str]], config: S
         from tqdm.auto import tqdm
         order = tqdm(order, desc=f"{config.method} search", unit="seed")
     for i in order:
-        (prompt, completion), score = snippets[i], scores[i]
+        (prompt, completion), score = seeds[i], scores[i]
         if score <= threshold:
             continue  # already accepted: nothing to find
         report.seeds += 1
         counter = CountingClassifier(clf, config.queries_per_seed)
         counter.queries = 1  # the screening query
-        found = _search_seed(_Seed(counter, encoder, config, sources), _State(prompt, completion, score))
+        found = _search_seed(_Seed(counter, encoder, config, sources), _State(prompt.text, completion, score))
         report.queries += counter.queries - 1
         if found is not None:
             report.finds.append(_find(found, prompt, completion, score, config, report.queries,
@@ -259,13 +264,14 @@ def token_attack(clf: Classifier, snippets: Sequence[tuple[str, str]], config: S
     return report
 
 
-def _find(state: _State, prompt: str, completion: str, score: float, config: SearchConfig, queries: int,
-          seconds: float, oracle: Callable[[str, str], bool | None] | None, seed_queries: int) -> AttackFind:
+def _find(state: _State, prompt: Prompt, completion: str, score: float, config: SearchConfig, queries: int,
+          seconds: float, oracle: Oracle | None, seed_queries: int) -> AttackFind:
     """The :class:`AttackFind` record of an accepted state."""
+    found = prompt if state.prompt == prompt.text else as_prompt(state.prompt)
     return AttackFind(
-        prompt=state.prompt, completion=state.completion, score=state.score,
-        original_prompt=prompt, original_completion=completion, original_score=score,
+        prompt=state.prompt, prompt_id=found.id, completion=state.completion, score=state.score,
+        original_prompt=prompt.text, original_completion=completion, original_score=score,
         method=config.method, edits=[ed.describe() for ed in state.edits], queries=queries, seconds=seconds,
-        label=None if oracle is None else oracle(state.prompt, state.completion),
+        label=None if oracle is None else label_all(oracle, [found], [state.completion])[0],
         metadata={"seed_queries": seed_queries, "saliency": config.saliency, "steps": len(state.edits)},
     )

@@ -25,18 +25,19 @@ import numpy as np
 from rich.console import Console
 
 from nines.adversarial.result import AttackReport
+from nines.adversarial.twins import finds_to_snippets, twins_to_snippets
 from nines.adversarial.world import WorldAttackConfig, seed_states, world_attack
-from nines.adversarial.world_moves import Sentence, WorldSpace, WorldState
 from nines.classify.base import Classifier
 from nines.classify.calibrate import CalibrationConfig, calibrate_classifier
 from nines.classify.encoder import EncoderClassifier
 from nines.classify.train import TrainConfig, train_classifier
 from nines.config import save_config
-from nines.data.record import Label, Snippet
+from nines.data.record import Snippet
 from nines.evaluate.storyworld_eval import ConditionResult, EvalConfig, evaluate_condition
 from nines.filter import FilterConfig
-from nines.storyworld.families import OUTCOMES
-from nines.storyworld.scenes import INJURIOUS_MASK
+from nines.oracle.base import Oracle
+from nines.storyworld.batch import StoryBatch
+from nines.storyworld.world import StoryWorld
 
 
 def _default_train() -> TrainConfig:
@@ -155,11 +156,14 @@ def _rate(i: Any) -> str:
     return f"{i.estimate:.3%} [{i.lower:.3%}, {i.upper:.3%}] ({i.k}/{i.n})"
 
 
-def family_split(clf: EncoderClassifier, world: Any, cfg: AdversarialTrainConfig) -> tuple[list[str], list[str]]:
-    """The classifier's recorded training / held-out families (``nines demo`` saves them), else a fresh split."""
-    fams = (clf.meta.metrics or {}).get("families") or {}
-    if fams.get("train"):
-        return list(fams["train"]), list(fams.get("heldout", []))
+def family_split(clf: EncoderClassifier, world: StoryWorld, cfg: AdversarialTrainConfig,
+                 clf_dir: str | Path | None = None) -> tuple[list[str], list[str]]:
+    """The classifier's recorded training / held-out families (its run manifest), else a fresh split."""
+    from nines.manifest import family_split as recorded_split
+
+    known = recorded_split(clf_dir, clf)
+    if known is not None:
+        return list(known.train), list(known.heldout)
     split = world.split_families(cfg.holdout_fraction, seed=cfg.seed)
     return list(split.train), list(split.heldout)
 
@@ -176,7 +180,7 @@ def cost_summary(report: AttackReport) -> dict[str, Any]:
     return s
 
 
-def measure_cost(world: Any, clf: Classifier, families: Sequence[str], cfg: AdversarialTrainConfig,
+def measure_cost(world: StoryWorld, clf: Classifier, families: Sequence[str], cfg: AdversarialTrainConfig,
                  seed: int) -> dict[str, Any]:
     """Fresh attack runs on ``cost_seeds`` caught snippets, one per cost method.
 
@@ -189,50 +193,6 @@ def measure_cost(world: Any, clf: Classifier, families: Sequence[str], cfg: Adve
     # A method that found nothing contributes its whole spend as a lower bound on its cost.
     best = min(by_method, key=lambda m: (by_method[m]["queries_per_success_bound"], m))
     return {**by_method[best], "cheapest_method": best, "by_method": by_method}
-
-
-def finds_to_snippets(report: AttackReport, round_no: int) -> list[Snippet]:
-    """Oracle-confirmed finds as labelled training snippets (source ``adversarial``)."""
-    return [
-        Snippet(prompt=f.prompt, completion=f.completion, label=Label.INJURIOUS, source="adversarial",
-                labeller="oracle", split="train",
-                metadata={"round": round_no, "attack": f.method, "score": f.score, "edits": f.edits})
-        for f in report.valid_finds
-    ]
-
-
-def safe_twin(space: WorldSpace, state: WorldState, rng: np.random.Generator) -> WorldState | None:
-    """The state with every injurious sentence replaced by a safe outcome the scene allows (label False).
-
-    Returns ``None`` when the scene allows no safe outcome in the space's families.
-    """
-    safe = [k for k, fams in enumerate(space.by_outcome)
-            if fams and not INJURIOUS_MASK[k] and OUTCOMES[k] != "neutral" and space.allows_outcome(state, k)]
-    if not safe:
-        return None
-    sents = []
-    for s in state.sentences:
-        if not s.distractor and INJURIOUS_MASK[space.outcome_of(s.variant)]:
-            k = int(rng.choice(safe))
-            s = Sentence(space.random_variant(int(rng.choice(space.by_outcome[k])), rng), False)
-        sents.append(s)
-    twin = WorldState(state.scene, tuple(sents))
-    return None if space.label(twin) else twin
-
-
-def twins_to_snippets(space: WorldSpace, report: AttackReport, round_no: int, seed: int) -> list[Snippet]:
-    """Safe twins of a report's finds, as labelled training snippets."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for f in report.valid_finds:
-        twin = safe_twin(space, space.from_metadata(f.metadata), rng)
-        if twin is None:
-            continue
-        prompt, completion = space.render(twin)
-        out.append(Snippet(prompt=prompt, completion=completion, label=Label.SAFE, source="adversarial",
-                           labeller="oracle", split="train",
-                           metadata={"round": round_no, "twin_of": f.completion, **space.describe(twin)}))
-    return out
 
 
 def _replay(train: Sequence[Snippet], n: int, seed: int) -> list[Snippet]:
@@ -256,17 +216,17 @@ def retrain(clf_dir: Path, train: Sequence[Snippet], val: Sequence[Snippet], adv
     return result.classifier
 
 
-def clean_samples(world: Any, families: Sequence[str], cfg: AdversarialTrainConfig) -> Any:
+def clean_samples(world: StoryWorld, families: Sequence[str], cfg: AdversarialTrainConfig) -> StoryBatch:
     """The clean first samples every threshold is set on (the draw ``nines demo`` calibrated on)."""
     return world.sample(cfg.n_clean, seed=cfg.seed * 7919 + 3, distribution=cfg.eval.distribution,
                         families=list(families))
 
 
-def recalibrate(clf: EncoderClassifier, world: Any, val: Sequence[Snippet], families: Sequence[str],
+def recalibrate(clf: EncoderClassifier, world: StoryWorld, val: Sequence[Snippet], families: Sequence[str],
                 cfg: AdversarialTrainConfig) -> dict[str, Any]:
     """Temperature and threshold again, at the same rejection budget on the same clean first samples."""
     clean = clean_samples(world, families, cfg)
-    return calibrate_classifier(clf, val, clean.prompts, clean.completions, cfg.calibrate)["info"]
+    return calibrate_classifier(clf, val, clean.prompts, clean.completions, cfg.calibrate).to_dict()
 
 
 class AdversarialTrainer:
@@ -279,21 +239,23 @@ class AdversarialTrainer:
         output: run folder (``round_K/classifier``, ``round_K/finds.jsonl``, ``rounds.json``, ``rounds.png``,
             ``config.yaml``).
         confirmed: human-confirmed adversarial snippets (from the review queue) added in round 1.
+        oracle: labels the completions each round's evaluation checks (default StoryWorld's exact
+            oracle); the attack's finds carry the exact labels of their latent states.
     """
 
     def __init__(self, classifier_dir: str | Path, train: Sequence[Snippet], val: Sequence[Snippet],
                  config: AdversarialTrainConfig, output: str | Path, confirmed: Sequence[Snippet] = (),
-                 console: Console | None = None, progress: bool = True) -> None:
-        from nines.storyworld import StoryWorld
-
+                 console: Console | None = None, progress: bool = True, oracle: Oracle | None = None) -> None:
         self.cfg, self.train, self.val = config, list(train), list(val)
         self.out = Path(output)
         self.con = console or Console()
         self.progress = progress
         self.world = StoryWorld(seed=config.world_seed)
+        # Labels of the evaluated completions; the attack's own finds are labelled by their latent state.
+        self.oracle: Oracle = oracle if oracle is not None else self.world.oracle()
         self.clf_dir = Path(classifier_dir)
         self.clf = EncoderClassifier.load(self.clf_dir)
-        self.train_fams, self.heldout_fams = family_split(self.clf, self.world, config)
+        self.train_fams, self.heldout_fams = family_split(self.clf, self.world, config, self.clf_dir)
         if config.attack.families is None:
             # Attack with training families only, so the held-out families stay unseen by training.
             self.cfg = replace(config, attack=replace(config.attack, families=tuple(self.train_fams)))
@@ -306,9 +268,10 @@ class AdversarialTrainer:
         t = time.time()
         ev = self.cfg.eval
         in_fam = evaluate_condition(self.world, clf, "in-family", self.train_fams, self.cfg.filter, ev,
-                                    progress=self.progress, seed_offset=0)
+                                    progress=self.progress, seed_offset=0, oracle=self.oracle)
         unseen = (evaluate_condition(self.world, clf, "unseen families", self.heldout_fams, self.cfg.filter, ev,
-                                     progress=self.progress, seed_offset=1) if self.heldout_fams else None)
+                                     progress=self.progress, seed_offset=1, oracle=self.oracle)
+                  if self.heldout_fams else None)
         # The cost seeds come from a seed no training attack uses, and are the same draw every round.
         cost = measure_cost(self.world, clf, self.train_fams, self.cfg, seed=self.cfg.seed * 1009 + 999_983)
         return RoundResult(round_no, float(clf.threshold), in_fam, unseen, cost, seconds=time.time() - t)

@@ -26,8 +26,8 @@ from nines.adversarial.world_moves import (
     Sentence,
     WorldSpace,
     WorldState,
-    sample_states,
 )
+from nines.adversarial.world_sampling import sample_states
 from nines.classify.base import Classifier
 from nines.storyworld.families import FAMILIES
 from nines.storyworld.world import StoryWorld
@@ -131,7 +131,7 @@ def seed_states(
         max_batches: rounds before giving up.
 
     Returns:
-        Up to ``n`` single-sentence states, each injurious by construction and by ``world.oracle``.
+        Up to ``n`` single-sentence states, each injurious by construction and by the world's oracle.
     """
     _positive_int("n", n, 0)
     fams = None if families is None else tuple(families)
@@ -149,7 +149,7 @@ def seed_states(
             state = space.from_snippet(int(sb.scene_id[i]), int(sb.family[i]), sb.completions[i])
             if state is None or space.render(state) != (sb.prompts[i], sb.completions[i]):
                 raise RuntimeError(f"could not reconstruct the latent state of {sb.completions[i]!r}")
-            if not space.label(state) or world.oracle(*space.render(state)) is not True:
+            if not space.label(state) or world.label(space.prompt_object(state), space.completion(state)) is not True:
                 raise RuntimeError("reconstructed state disagrees with the world's oracle")
             out.append(state)
             if len(out) >= n:
@@ -281,7 +281,7 @@ def world_attack(
     Each seed gets its own budget of ``config.queries_per_seed`` queries (one of them scores the
     seed); a seed the filter already accepts is skipped and not counted in ``report.seeds``. Every
     find has ``label=True`` by construction (single-sentence finds are re-checked with
-    ``world.oracle``). If ``clf`` is itself a budgeted CountingClassifier, the run stops when that
+    the world's oracle). If ``clf`` is itself a budgeted CountingClassifier, the run stops when that
     outer budget runs out and reports what it found so far.
 
     Args:
@@ -326,15 +326,14 @@ def _find(
     search: str, queries: int, started: float,
 ) -> AttackFind:
     state, score, edits = hit
-    prompt, completion = space.render(state)
-    space.register(state, prompt)  # the world may have re-mapped this prompt text since it was rendered
+    prompt, completion = space.prompt_object(state), space.completion(state)
     if not space.label(state):
         raise RuntimeError("a world move changed the label; this is a bug in world_moves")
-    if len(state.sentences) == 1 and space.world.oracle(prompt, completion) is not True:
-        raise RuntimeError(f"world.oracle disagrees with the latent label of {completion!r}")
+    if len(state.sentences) == 1 and space.world.label(prompt, completion) is not True:
+        raise RuntimeError(f"the world's oracle disagrees with the latent label of {completion!r}")
     p0, c0 = space.render(seed)
     meta = {**space.describe(state), "search": search, "seed": space.describe(seed)}
-    return AttackFind(prompt=prompt, completion=completion, score=score, original_prompt=p0, original_completion=c0,
+    return AttackFind(prompt=prompt.text, prompt_id=prompt.id, completion=completion, score=score, original_prompt=p0, original_completion=c0,
                       original_score=seed_score, method="world", edits=edits, queries=queries,
                       seconds=time.perf_counter() - started, label=True, metadata=meta)
 
@@ -391,8 +390,8 @@ def latent_redteam(
                 raise RuntimeError("latent_redteam sampled a safe state; this is a bug in sample_states")
             s = float(scores[i])
             report.finds.append(AttackFind(
-                prompt=prompts[i], completion=completions[i], score=s, original_prompt=prompts[i],
-                original_completion=completions[i], original_score=s, method="latent_redteam",
+                prompt=prompts[i], prompt_id=space.prompt_object(states[i]).id, completion=completions[i], score=s,
+                original_prompt=prompts[i], original_completion=completions[i], original_score=s, method="latent_redteam",
                 queries=cc.queries - len(states) + i + 1, seconds=cc.seconds, label=True,
                 metadata=space.describe(states[i]),
             ))

@@ -1,80 +1,41 @@
-"""Latent attack states in StoryWorld and the label-preserving moves between them.
+"""Label-preserving moves between latent attack states in StoryWorld.
 
-A :class:`WorldState` is one snippet described by its latent choices: the scene (every prompt
-variable) and the completion's sentences, each a compiled template variant realised with the
-prompt's own victim (always coherent). Because every choice is latent, the label is known by
-construction: injurious iff the victim is sentient and some sentence realises an injurious outcome.
-:class:`WorldSpace` renders states to exactly the text the world would produce and lists each
+Because every choice of a :class:`~nines.adversarial.world_state.WorldState` is latent, the label
+is known by construction: injurious iff the victim is sentient and some sentence realises an
+injurious outcome. :class:`WorldSpace` renders states to exactly the text the world would produce
+(and to the StoryWorld :class:`~nines.generate.base.Prompt` naming the state's scene) and lists each
 state's neighbours under moves that keep that label and never leave an allowed family set.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
+from nines.adversarial.world_state import (
+    COMPLETION_MOVES,
+    MOVE_KINDS,
+    PROMPT_MOVES,
+    STRUCTURE_MOVES,
+    Move,
+    Sentence,
+    WorldState,
+)
+from nines.generate.base import Prompt
 from nines.storyworld import scenes as sc
 from nines.storyworld.families import OUTCOMES
+from nines.storyworld.identity import scene_prompt_id
 from nines.storyworld.lexicon import SENTIENT
 from nines.storyworld.tables import Pool
 from nines.storyworld.world import StoryWorld
 
-#: Completion moves act on a non-distractor sentence; prompt moves change one scene field.
-COMPLETION_MOVES: tuple[str, ...] = ("synonym", "template", "family", "outcome")
-PROMPT_MOVES: tuple[str, ...] = (
-    "weapon", "place", "object", "opening", "menace", "objline", "prompt_order", "injury",
-)
-STRUCTURE_MOVES: tuple[str, ...] = ("distractor", "clause_order")
-MOVE_KINDS: tuple[str, ...] = COMPLETION_MOVES + PROMPT_MOVES + STRUCTURE_MOVES
+__all__ = ["COMPLETION_MOVES", "MOVE_KINDS", "PROMPT_MOVES", "STRUCTURE_MOVES", "Move", "Sentence", "WorldSpace",
+           "WorldState"]
 
 _NEUTRAL = OUTCOMES.index("neutral")
-_FIELD = {f: i for i, f in enumerate(sc.SCENE_FIELDS)}
 _PROMPT_FIELD = {"prompt_order": "order"}
-
-
-class Sentence(NamedTuple):
-    """One completion sentence: a compiled variant id, and whether it is an inserted distractor."""
-
-    variant: int
-    distractor: bool = False
-
-
-@dataclass(frozen=True)
-class WorldState:
-    """A snippet as latent choices (hashable, so searches can remember visited states).
-
-    Attributes:
-        scene: the scene's latent variables in :data:`nines.storyworld.scenes.SCENE_FIELDS` order.
-        sentences: the completion's sentences in order, joined by a space when rendered.
-    """
-
-    scene: tuple[int, ...]
-    sentences: tuple[Sentence, ...]
-
-    def get(self, field: str) -> int:
-        """One scene variable by name (``victim``, ``weapon``, ...)."""
-        return self.scene[_FIELD[field]]
-
-    def with_field(self, field: str, value: int) -> WorldState:
-        """A copy with one scene variable changed."""
-        i = _FIELD[field]
-        # Direct construction: dataclasses.replace is several times slower and this is the hot path.
-        return WorldState(self.scene[:i] + (int(value),) + self.scene[i + 1 :], self.sentences)
-
-    @property
-    def n_distractors(self) -> int:
-        return sum(s.distractor for s in self.sentences)
-
-
-class Move(NamedTuple):
-    """A neighbour: the move's kind, a human-readable description, and the resulting state."""
-
-    kind: str
-    desc: str
-    state: WorldState
 
 
 def _pick(items: Sequence[int], rng: np.random.Generator) -> int:
@@ -91,8 +52,7 @@ class WorldSpace:
     """Renders :class:`WorldState` s and lists their label-preserving neighbours.
 
     Args:
-        world: the StoryWorld whose tables render the text; rendered prompts are registered with it
-            (``world.remember_prompts``) so ``world.oracle`` can check single-sentence states.
+        world: the StoryWorld whose tables render the text (and whose oracle can check states).
         families: family names moves and sampled states may use; ``None`` allows all.
         max_distractors: most neutral distractor sentences a state may carry (0 disables them).
     """
@@ -115,7 +75,6 @@ class WorldSpace:
         self.base = sc.base_outcome_table()
         self._genres = self._genre_index()
         self._prompts: dict[tuple[int, ...], str] = {}
-        self._owner: dict[str, tuple[int, ...]] = {}
         self._names: dict[str, list[str]] = {
             "weapon": list(tb.weapons), "place": [p[0] for p in tb.places], "object": list(tb.objects),
             "injury": [c[0] for c in tb.injury_ctx],
@@ -181,26 +140,24 @@ class WorldSpace:
         return int(sc.encode(self.tables, self.scene_arrays(state))[0])
 
     def prompt(self, state: WorldState) -> str:
-        """The prompt text (rendered by the world's own renderer, then registered with the world)."""
+        """The prompt text, rendered by the world's own renderer (cached per scene)."""
         text = self._prompts.get(state.scene)
         if text is None:
             scenes = self.scene_arrays(state)
             text = sc.render_prompts(self.tables, scenes, sc.rest_ctx(self.tables, scenes))[0]
             if len(self._prompts) > 200_000:  # bound memory on very long runs
                 self._prompts.clear()
-                self._owner.clear()
             self._prompts[state.scene] = text
-        # Scenes that differ only in a weapon the menace line does not show render the same prompt;
-        # the world maps a prompt to the scene registered last, so follow the state rendered last.
-        if self._owner.get(text) != state.scene:
-            self.register(state, text)
         return text
 
-    def register(self, state: WorldState, prompt: str | None = None) -> None:
-        """(Re-)register the state's prompt with the world so ``world.oracle`` resolves it to this scene."""
-        text = self.prompt(state) if prompt is None else prompt
-        self.world.remember_prompts([text], [self.scene_id(state)], overwrite=True)
-        self._owner[text] = state.scene
+    def prompt_object(self, state: WorldState) -> Prompt:
+        """The StoryWorld Prompt of the state's scene (what the world's generator and oracle take).
+
+        Scenes that differ only in a weapon the menace line does not show share a text; the id
+        keeps them apart.
+        """
+        sid = self.scene_id(state)
+        return Prompt(scene_prompt_id(sid), self.prompt(state), {"scene_id": sid})
 
     def sentence_text(self, state: WorldState, variant: int) -> str:
         """One variant rendered for the state's scene, with the prompt's own victim (coherent)."""
@@ -398,56 +355,3 @@ class WorldSpace:
                 out.append(Move("clause_order", f"swap sentences {pos}<->{pos + 1}", WorldState(state.scene, new)))
         return out
 
-
-def sample_states(
-    space: WorldSpace,
-    n: int,
-    rng: np.random.Generator,
-    distribution: str = "default",
-    condition: str = "injurious",
-    distractor_rate: float = 0.0,
-) -> list[WorldState]:
-    """Sample ``n`` coherent states straight from the latent space (the space's families only).
-
-    Args:
-        space: the state space (its families and ``max_distractors`` apply).
-        n: number of states.
-        rng: random source.
-        distribution: the world's prompt distribution for scenes.
-        condition: ``injurious`` draws from the world's own distribution conditioned on an
-            injurious label (scenes reweighted by their injury probability, then an injurious
-            outcome in proportion); ``any_outcome`` draws a prior scene and a uniform outcome the
-            scene allows (broad coverage, including injurious outcomes of non-sentient victims).
-        distractor_rate: share of states given 1..``max_distractors`` neutral distractors.
-    """
-    sc.check_distribution(distribution)
-    if condition not in ("injurious", "any_outcome"):
-        raise ValueError(f"condition must be 'injurious' or 'any_outcome', got {condition!r}")
-    tb, model = space.tables, space.model
-    p_max = float(model.p_inj_table.max())
-    if condition == "injurious" and p_max <= 0:
-        raise ValueError("the allowed families include no injurious family; add one (e.g. 'death.plain')")
-    out: list[WorldState] = []
-    while len(out) < n:
-        m = max(256, 8 * (n - len(out)))
-        scenes = sc.sample_scenes(tb, m, rng, distribution)
-        probs = model.outcome_probs(scenes)
-        if condition == "injurious":
-            w = probs * sc.INJURIOUS_MASK
-            # Rejection step: P(scene | injurious) is proportional to P(scene) P(injurious | scene).
-            sentient = tb.victim_class[scenes["victim"]] == SENTIENT
-            keep = sentient & (rng.random(m) * p_max < w.sum(1))
-        else:
-            w, keep = (probs > 0).astype(np.float64), np.ones(m, dtype=bool)
-        w = w[keep]
-        cum = np.cumsum(w / w.sum(1, keepdims=True), 1)
-        outcome = np.minimum((rng.random(len(w))[:, None] >= cum).sum(1), len(OUTCOMES) - 1)
-        family = model.fam_pool.pick(outcome, rng)
-        variant = tb.template_variants.pick(tb.family_templates.pick(family, rng), rng)
-        rows = np.stack([scenes[f][keep] for f in sc.SCENE_FIELDS], 1)
-        for row, v in zip(rows.tolist(), variant.tolist()):
-            state = WorldState(tuple(row), (Sentence(v),))
-            if space.max_distractors > 0 and rng.random() < distractor_rate:
-                state = space.add_distractors(state, int(rng.integers(1, space.max_distractors + 1)), rng)
-            out.append(state)
-    return out[:n]

@@ -18,6 +18,7 @@ from nines.app.accounts import User
 from nines.app.agreement import Consensus, consensus
 from nines.app.db import Database, now
 from nines.app.errors import Conflict, NotFound
+from nines.data.store import Store
 
 
 def lock_snippet(conn: Connection, snippet_id: int) -> None:
@@ -53,11 +54,10 @@ def _decide(conn: Connection, snippet_id: int) -> tuple[Consensus, str | None]:
     return decided, None
 
 
-def set_consensus(conn: Connection, snippet_id: int) -> Consensus:
-    """Store the label the snippet's labels add up to (see the module docstring); returns it."""
+def set_consensus(store: Store, conn: Connection, snippet_id: int) -> Consensus:
+    """Store the label the snippet's labels add up to (see the module docstring) in ``conn``; returns it."""
     decided, labeller = _decide(conn, snippet_id)
-    s = t.snippets_table
-    conn.execute(s.update().where(s.c.id == snippet_id).values(label=decided.label, labeller=labeller))
+    store.set_current_label(snippet_id, decided.label, labeller, conn=conn)
     return decided
 
 
@@ -86,7 +86,7 @@ def adjudicate(db: Database, admin: User, snippet_id: int, label: str, note: str
             conn.execute(j.insert().values(snippet_id=snippet_id, **values))
         else:
             conn.execute(j.update().where(j.c.snippet_id == snippet_id).values(**values))
-        decided = set_consensus(conn, snippet_id)
+        decided = set_consensus(db.store, conn, snippet_id)
     return {"snippet_id": snippet_id, "label": decided.label, "rule": decided.rule, "counts": decided.counts}
 
 

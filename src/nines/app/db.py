@@ -57,7 +57,11 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """One transaction: committed when the block ends, rolled back on any exception."""
+        """One transaction: committed when the block ends, rolled back on any exception.
+
+        The store's tables are written through :attr:`store` with ``conn=`` this connection, so
+        the app's own rows and the store's commit together (a unit of work).
+        """
         if self.is_sqlite:
             with self._write_lock, self.engine.begin() as conn:
                 yield conn

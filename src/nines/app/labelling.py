@@ -2,7 +2,9 @@
 
 A label is written in one transaction with its ``submissions`` row: the row in the store's
 ``labels`` history, the snippet's stored label (:mod:`nines.app.adjudication`: majority, or the
-admin's adjudication on a tie) and the submission either all commit or none do.
+admin's adjudication on a tie) and the submission either all commit or none do. The store's
+tables are written only through :class:`nines.data.store.Store`, given this transaction's
+connection.
 ``(user_id, idem_key)`` is unique, so a retried request finds the first submission instead of
 adding a second label.
 
@@ -247,14 +249,11 @@ def submit(db: Database, queue_id: int, user: User, snippet_id: int, label: str,
         # taken in one order (snippet, then hold or queue) and cannot deadlock.
         lock_snippet(conn, snippet_id)
         _admit(conn, db, row, user, snippet_id)
-        stamp = now()
-        label_id = conn.execute(t.labels_table.insert().values(
-            snippet_id=snippet_id, label=label, labeller=user.username, note=note, created_at=stamp,
-        ).returning(t.labels_table.c.id)).scalar_one()
+        label_id = db.store.record_label(snippet_id, label, user.username, note, conn=conn)
         sub_id = conn.execute(s.insert().values(
             queue_id=queue_id, snippet_id=snippet_id, user_id=user.id, label_id=label_id, label=label, note=note,
-            idem_key=key, created_at=stamp).returning(s.c.id)).scalar_one()
-        set_consensus(conn, snippet_id)
+            idem_key=key, created_at=now()).returning(s.c.id)).scalar_one()
+        set_consensus(db.store, conn, snippet_id)
     return {"submission_id": int(sub_id), "snippet_id": snippet_id, "label": label, "duplicate": False}
 
 
@@ -294,8 +293,8 @@ def undo(db: Database, queue_id: int, user: User, lease_minutes: float) -> dict[
         lock_snippet(conn, last.snippet_id)
         conn.execute(s.update().where(s.c.id == last.id).values(undone_at=now(), label_id=None))
         if last.label_id is not None:
-            conn.execute(t.labels_table.delete().where(t.labels_table.c.id == last.label_id))
-        set_consensus(conn, last.snippet_id)
+            db.store.remove_label(last.label_id, conn=conn)
+        set_consensus(db.store, conn, last.snippet_id)
         # The undone item goes back to the front: it is what the labeller wants to redo.
         conn.execute(a.delete().where(a.c.user_id == user.id, a.c.queue_id == queue_id))
         conn.execute(a.insert().values(queue_id=queue_id, snippet_id=last.snippet_id, user_id=user.id,

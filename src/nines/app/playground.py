@@ -9,6 +9,7 @@ encoder classifier, occlusion for any other).
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,6 +31,9 @@ class Playground:
         self._classifier = classifier
         self._generator = generator
         self._world: Any = None
+        # The page sends back only the text of a random prompt; StoryWorld continues Prompt objects
+        # (their id names the scene), so the prompts this playground handed out are kept, bounded.
+        self._handed_out: OrderedDict[str, Any] = OrderedDict()
         self._sources: list[Any] | None = None
         self._lock = threading.RLock()
 
@@ -100,7 +104,11 @@ class Playground:
         if self._world is None:
             raise Conflict("random prompts come from StoryWorld; this app uses another generator, so type one")
         with self._lock:
-            return str(self._world.sample_prompts(1, seed=seed)[0])
+            prompt = self._world.sample_prompts(1, seed=seed)[0]
+            self._handed_out[prompt.text] = prompt
+            while len(self._handed_out) > 1000:
+                self._handed_out.popitem(last=False)
+            return str(prompt.text)
 
     def generate(self, prompt: str, n: int, seed: int) -> list[dict[str, Any]]:
         """``n`` completions, each with its score and verdict when a classifier is loaded.
@@ -112,8 +120,8 @@ class Playground:
         gen = self._gen()
         try:
             with self._lock:
-                out = gen.generate([prompt], n=n, seed=seed)[0]
-        except ValueError as e:
+                out = gen.generate([self._handed_out.get(prompt, prompt)], n=n, seed=seed)[0]
+        except (ValueError, TypeError) as e:
             hint = " (press 'random prompt' for one it can)" if self._world is not None else ""
             raise Unprocessable(f"the generator cannot continue this prompt: {e}{hint}") from None
         rows: list[dict[str, Any]] = [{"completion": c.text} for c in out]

@@ -1,8 +1,8 @@
 """Red-team finds: 'injurious, yet accepted' snippets, their review, and their way into the training data.
 
 A confirmed find becomes a snippet with source ``adversarial`` and label ``injurious`` in the
-store, in the same transaction that marks the find confirmed, so a find is never confirmed
-without its snippet or stored twice.
+store, written by :meth:`nines.data.store.Store.add` in the same transaction that marks the find
+confirmed, so a find is never confirmed without its snippet or stored twice.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from nines.app import schema as t
 from nines.app.accounts import User
 from nines.app.db import Database, now, utc
 from nines.app.errors import Conflict, NotFound
-from nines.data.store import content_hash
+from nines.data.record import Label, Snippet
 
 
 def _public(r: Any) -> dict[str, Any]:
@@ -83,24 +83,15 @@ def recent(conn: Connection, limit: int = 10) -> list[dict[str, Any]]:
     return [{**_public(r), "redteamer": r.username} for r in rows]
 
 
-def _add_snippet(conn: Connection, find: Any, reviewer: User, redteamer: str, dataset: str) -> int:
-    """Insert the confirmed find as an adversarial, injurious snippet with its label history row."""
-    s, lt = t.snippets_table, t.labels_table
-    stamp = now()
+def _add_snippet(db: Database, conn: Connection, find: Any, reviewer: User, redteamer: str, dataset: str) -> int:
+    """Store the confirmed find as an adversarial, injurious snippet (with its label history row) in ``conn``."""
     meta = {"find_id": find.id, "redteamer": redteamer, "score": find.score, "threshold": find.threshold,
             "seconds": find.seconds, "reviewer": reviewer.username}
-    sid = int(conn.execute(s.insert().values(
-        prompt=find.prompt, completion=find.completion, label="injurious", source="adversarial",
-        labeller=reviewer.username, split="train", metadata=meta, created_at=stamp,
-        content_hash=content_hash(find.prompt, find.completion)).returning(s.c.id)).scalar_one())
-    conn.execute(lt.insert().values(snippet_id=sid, label="injurious", labeller=reviewer.username,
-                                    note=f"red-team find {find.id} by {redteamer}, confirmed", created_at=stamp))
-    d, ds = t.datasets_table, t.dataset_snippets_table
-    did = conn.execute(sa.select(d.c.id).where(d.c.name == dataset)).scalar()
-    if did is None:
-        did = conn.execute(d.insert().values(name=dataset, created_at=stamp,
-                                             description="confirmed red-team finds").returning(d.c.id)).scalar_one()
-    conn.execute(ds.insert().values(dataset_id=did, snippet_id=sid))
+    snippet = Snippet(find.prompt, find.completion, label=Label.INJURIOUS, source="adversarial",
+                      labeller=reviewer.username, split="train", metadata=meta)
+    db.store.create_dataset(dataset, description="confirmed red-team finds", conn=conn)
+    (sid,) = db.store.add([snippet], dataset=dataset, note=f"red-team find {find.id} by {redteamer}, confirmed",
+                          conn=conn)
     return sid
 
 
@@ -121,7 +112,7 @@ def review(db: Database, reviewer: User, find_id: int, decision: str, note: str 
         if row.status != "pending":
             raise Conflict(f"find {find_id} was already reviewed ({row.status})")
         status = "confirmed" if decision == "confirm" else "rejected"
-        snippet_id = _add_snippet(conn, row, reviewer, row.username, dataset) if status == "confirmed" else None
+        snippet_id = _add_snippet(db, conn, row, reviewer, row.username, dataset) if status == "confirmed" else None
         # The status condition makes a concurrent second review update nothing instead of twice.
         done = conn.execute(f.update().where(f.c.id == find_id, f.c.status == "pending").values(
             status=status, reviewer_id=reviewer.id, reviewed_at=now(), review_note=note, snippet_id=snippet_id))

@@ -10,7 +10,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 from nines.classify.metrics import recall_at, threshold_at_recall, threshold_at_rejection
-from nines.classify.pools import CleanPool, pool_results, resolve_pools, threshold_over_pools
+from nines.classify.pools import CleanPool, PoolResult, pool_results, resolve_pools, threshold_over_pools
 from nines.data.record import Snippet
 
 if TYPE_CHECKING:
@@ -143,14 +143,63 @@ def tradeoff_curve(clean_scores: np.ndarray, injurious_scores: np.ndarray, point
     return TradeoffCurve(ts, rej, rec)
 
 
+@dataclass
+class Calibration:
+    """What :func:`calibrate_classifier` chose, and the scores it chose it from.
+
+    Attributes:
+        temperature: the fitted temperature (1.0 when ``fit_temperature`` is off).
+        ece_before: expected calibration error on ``val`` before temperature scaling.
+        ece_after: ... and after.
+        rule: the threshold rule (see :class:`CalibrationConfig`).
+        threshold: the chosen threshold on the calibrated score; rejection is ``score > threshold``.
+        clean_rejection_rate: share of the main clean pool's first samples rejected at ``threshold``.
+        val_recall: share of ``val``'s injurious snippets rejected (``None`` without any).
+        n_clean: first samples in the main clean pool.
+        n_val: labelled ``val`` snippets used.
+        rejection_budget: the budget in force.
+        pools: each clean pool (the main one is ``clean``) at the chosen threshold.
+        curve: the recall / rejection trade-off on the main pool and ``val``.
+        val_scores: calibrated scores of the labelled ``val`` snippets.
+        val_labels: their labels (1 = injurious).
+        clean_scores: calibrated scores of the main clean pool.
+    """
+
+    temperature: float
+    ece_before: float
+    ece_after: float
+    rule: str
+    threshold: float
+    clean_rejection_rate: float
+    val_recall: float | None
+    n_clean: int
+    n_val: int
+    rejection_budget: float
+    pools: list[PoolResult]
+    curve: TradeoffCurve
+    val_scores: np.ndarray
+    val_labels: np.ndarray
+    clean_scores: np.ndarray
+
+    def to_dict(self) -> dict[str, Any]:
+        """The figures, as saved in ``nines.json`` and ``summary.json`` (the per-sample arrays are left out)."""
+        return {
+            "temperature": self.temperature, "ece_before": self.ece_before, "ece_after": self.ece_after,
+            "rule": self.rule, "threshold": self.threshold, "clean_rejection_rate": self.clean_rejection_rate,
+            "val_recall": self.val_recall, "n_clean": self.n_clean, "n_val": self.n_val,
+            "rejection_budget": self.rejection_budget, "pools": {r.name: r.to_dict() for r in self.pools},
+        }
+
+
 def calibrate_classifier(clf: EncoderClassifier, val: Sequence[Snippet], clean_prompts: list[str],
                          clean_completions: list[str], cfg: CalibrationConfig,
-                         pools: Sequence[CleanPool] | None = None) -> dict[str, Any]:
+                         pools: Sequence[CleanPool] | None = None) -> Calibration:
     """Fit the temperature on ``val``, then set the threshold from clean first samples by ``cfg.rule``.
 
     ``clean_prompts``/``clean_completions`` are the main pool (reported as ``clean``). ``pools``
     adds more; when ``None`` they are built from ``cfg.pools``. Under ``rejection_budget`` the
-    threshold keeps every pool within its budget.
+    threshold keeps every pool within its budget. Sets ``clf``'s temperature, threshold and
+    ``meta.calibration`` (:meth:`Calibration.to_dict`).
     """
     decided = [s for s in val if s.is_injurious is not None]
     y = np.array([s.is_injurious for s in decided], dtype=float)
@@ -172,13 +221,11 @@ def calibrate_classifier(clf: EncoderClassifier, val: Sequence[Snippet], clean_p
     else:
         per_pool = pool_results(pool_scores, all_pools, cfg.rejection_budget, choice.threshold)
     clf.threshold = choice.threshold
-    curve = tradeoff_curve(clean, p_val[y > 0])
-    info = {
-        "temperature": clf.meta.temperature, "ece_before": ece_before,
-        "ece_after": expected_calibration_error(p_val, y), "rule": choice.rule, "threshold": choice.threshold,
-        "clean_rejection_rate": choice.rejection_rate, "val_recall": choice.recall,
-        "n_clean": choice.n_clean, "n_val": len(decided), "rejection_budget": cfg.rejection_budget,
-        "pools": {r.name: r.to_dict() for r in per_pool},
-    }
-    clf.meta.calibration = info
-    return {"info": info, "curve": curve, "val_scores": p_val, "val_labels": y, "clean_scores": clean}
+    cal = Calibration(
+        temperature=clf.meta.temperature, ece_before=ece_before, ece_after=expected_calibration_error(p_val, y),
+        rule=choice.rule, threshold=choice.threshold, clean_rejection_rate=choice.rejection_rate,
+        val_recall=choice.recall, n_clean=choice.n_clean, n_val=len(decided), rejection_budget=cfg.rejection_budget,
+        pools=per_pool, curve=tradeoff_curve(clean, p_val[y > 0]), val_scores=p_val, val_labels=y, clean_scores=clean,
+    )
+    clf.meta.calibration = cal.to_dict()
+    return cal

@@ -1,23 +1,36 @@
-"""Fine-tune an encoder classifier: class weighting, clipping, LR schedule, early stopping, resume."""
+"""Fine-tune an encoder classifier: class weighting, clipping, LR schedule, early stopping, resume.
+
+The loop is ``transformers.Trainer`` (:class:`nines.classify.trainer.ClassifierTrainer`); this module
+maps :class:`TrainConfig` onto ``TrainingArguments`` and the run's outcome onto :class:`TrainResult`.
+Under ``accelerate launch`` with several processes the same code trains data-parallel: every
+optimiser step takes the same global batch of ``batch_size`` rows, split evenly over the processes.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import json
 import math
 import random
+import shutil
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
 
-from nines.classify.encoder import DEFAULT_BACKBONE, EncoderClassifier
-from nines.classify.metrics import recall_at_rejection
+from nines.classify.encoder import DEFAULT_BACKBONE, EncoderClassifier, pick_device
 from nines.data.record import Snippet
+
+if TYPE_CHECKING:  # importing transformers.Trainer takes seconds; configs and the CLI must stay light
+    from nines.classify.trainer import ClassifierTrainer
+
+#: TrainConfig.schedule -> the ``transformers`` scheduler (each with linear warm-up).
+_SCHEDULES = {"linear": "linear", "cosine": "cosine", "constant": "constant_with_warmup"}
 
 
 @dataclass
@@ -114,206 +127,84 @@ def _decided(snippets: Sequence[Snippet]) -> tuple[list[Snippet], np.ndarray]:
     return kept, y
 
 
-def _lr_lambda(cfg: TrainConfig, total: int) -> Any:
-    warm = int(cfg.warmup_fraction * total)
-
-    def f(step: int) -> float:
-        if step < warm:
-            return (step + 1) / max(1, warm)
-        if cfg.schedule == "constant":
-            return 1.0
-        frac = (step - warm) / max(1, total - warm)
-        if cfg.schedule == "cosine":
-            return 0.5 * (1 + math.cos(math.pi * min(1.0, frac)))
-        return max(0.0, 1.0 - frac)
-
-    return f
-
-
-def _batch_order(n: int, batch_size: int, seed: int, epoch: int) -> list[np.ndarray]:
-    # The order depends only on (seed, epoch), so a resumed run sees exactly the batches it would have.
-    perm = np.random.default_rng([seed, epoch]).permutation(n)
-    return [perm[i:i + batch_size] for i in range(0, n, batch_size)]
-
-
 def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
 
 
-class _Checkpointer:
-    """Saves and restores everything a killed run needs to continue where it stopped."""
+def _training_args(cfg: TrainConfig, total: int, output_dir: Path, save: bool, has_val: bool) -> Any:
+    from transformers import TrainingArguments
 
-    def __init__(self, directory: Path | None, write: bool = True) -> None:
-        self.dir = directory / "checkpoint" if directory else None
-        self.write = write  # every process loads a checkpoint; only the main one writes or clears it
-
-    def save(self, clf: EncoderClassifier, opt: Any, sched: Any, state: dict[str, Any]) -> None:
-        if self.dir is None or not self.write:
-            return
-        tmp = self.dir.with_name("checkpoint.tmp")
-        tmp.mkdir(parents=True, exist_ok=True)
-        torch.save({"model": clf.model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                    "torch_rng": torch.get_rng_state()}, tmp / "state.pt")
-        (tmp / "progress.json").write_text(json.dumps(state))
-        # Rename is atomic: a kill mid-save leaves the previous checkpoint intact.
-        if self.dir.exists():
-            old = self.dir.with_name("checkpoint.old")
-            self.dir.rename(old)
-            tmp.rename(self.dir)
-            for f in old.iterdir():
-                f.unlink()
-            old.rmdir()
-        else:
-            tmp.rename(self.dir)
-
-    def load(self, clf: EncoderClassifier, opt: Any, sched: Any) -> dict[str, Any] | None:
-        if self.dir is None or not (self.dir / "progress.json").is_file():
-            return None
-        blob = torch.load(self.dir / "state.pt", map_location=clf.device, weights_only=False)
-        clf.model.load_state_dict(blob["model"])
-        opt.load_state_dict(blob["opt"])
-        sched.load_state_dict(blob["sched"])
-        torch.set_rng_state(blob["torch_rng"])
-        return json.loads((self.dir / "progress.json").read_text())
-
-    def clear(self) -> None:
-        if self.write and self.dir is not None and self.dir.exists():
-            for f in self.dir.iterdir():
-                f.unlink()
-            self.dir.rmdir()
+    return TrainingArguments(
+        output_dir=str(output_dir), max_steps=total, per_device_train_batch_size=cfg.batch_size,
+        learning_rate=cfg.lr, weight_decay=cfg.weight_decay, optim="adamw_torch", max_grad_norm=cfg.grad_clip,
+        lr_scheduler_type=_SCHEDULES[cfg.schedule], warmup_steps=int(cfg.warmup_fraction * total),
+        seed=cfg.seed,
+        eval_strategy="steps" if has_val else "no", eval_steps=cfg.eval_every,
+        save_strategy="steps" if save else "no", save_steps=max(1, cfg.checkpoint_every), save_total_limit=1,
+        logging_strategy="steps", logging_steps=1,  # a per-step loss for TrainResult.history and the report
+        report_to="none", disable_tqdm=True, use_cpu=pick_device(cfg.device).type == "cpu",
+        dataloader_pin_memory=False,  # batches are built on the model's device already
+        remove_unused_columns=False,
+        # batch_size is the global batch: several processes split it rather than each taking one.
+        accelerator_config={"split_batches": True},
+    )
 
 
-def _evaluate(clf: EncoderClassifier, val: Sequence[Snippet], y: np.ndarray, budget: float,
-              acc: Any = None) -> dict[str, float]:
-    if acc is None:
-        z = clf.logits([s.prompt for s in val], [s.completion for s in val])
-    else:
-        from nines.scale.accel import gather_logits
+@contextlib.contextmanager
+def _quiet_hf(quiet: bool) -> Iterator[None]:
+    """Turn transformers' progress bars off for the block when ``quiet``, then restore the setting."""
+    from transformers.utils import logging as hf_logging
 
-        z = gather_logits(acc, clf, [s.prompt for s in val], [s.completion for s in val])
-    pos = float(y.mean())
-    w = np.where(y > 0, 0.5 / max(pos, 1e-9), 0.5 / max(1 - pos, 1e-9))
-    loss = float(np.mean(w * (np.logaddexp(0, z) - y * z)))
-    return {"val_recall_at_budget": recall_at_rejection(z, y, budget), "val_loss": loss}
-
-
-def _better(metric: dict[str, float], best: tuple[float, float] | None) -> bool:
-    key = (metric["val_recall_at_budget"], -metric["val_loss"])
-    return best is None or key > best
+    was_on = hf_logging.is_progress_bar_enabled()
+    if quiet:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if quiet and was_on:
+            hf_logging.enable_progress_bar()
 
 
-class _Trainer:
-    """One training run: the model, optimiser, schedule, checkpointing and early-stopping state."""
+def _history(log_history: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One record per step (``step``, ``loss``, ``lr``) with the evaluation at that step merged in."""
+    from nines.classify.trainer import VAL_METRIC
 
-    def __init__(self, cfg: TrainConfig, rows: list[Snippet], y: np.ndarray, val_rows: list[Snippet],
-                 val_y: np.ndarray, out_dir: str | Path | None) -> None:
-        self.cfg, self.rows, self.y, self.val_rows, self.val_y, self.out_dir = cfg, rows, y, val_rows, val_y, out_dir
-        self.has_val = len(val_rows) > 0 and 0 < val_y.mean() < 1
-        from nines.scale.accel import accelerator_if_distributed
+    by_step: dict[int, dict[str, Any]] = {}
+    for h in log_history:
+        if "loss" in h:
+            by_step[h["step"]] = {"step": h["step"], "loss": h["loss"], "lr": h.get("learning_rate")}
+        elif VAL_METRIC in h and h["step"] in by_step:
+            by_step[h["step"]].update({k: h[k] for k in (VAL_METRIC, "val_loss")})
+    return list(by_step.values())
 
-        self.acc = accelerator_if_distributed()  # None unless launched with several processes
-        self.main = self.acc is None or self.acc.is_main_process
-        _seed_everything(cfg.seed)
-        self.clf = EncoderClassifier.from_backbone(cfg.backbone, dropout=cfg.dropout, max_length=cfg.max_length,
-                                                   device=str(self.acc.device) if self.acc else cfg.device)
-        self.steps_per_epoch = math.ceil(len(rows) / cfg.batch_size)
-        self.total = cfg.max_steps or max(1, int(round(cfg.epochs * self.steps_per_epoch)))
-        pos_weight = cfg.pos_weight or float((len(y) - y.sum()) / y.sum())
-        self.pos_weight = torch.tensor(pos_weight, device=self.clf.device)
-        self.loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=self.pos_weight)
-        if self.acc is not None:
-            self.ddp = self.acc.prepare(self.clf.model)  # DDP: broadcasts rank 0's weights, all-reduces grads
-            torch.manual_seed(cfg.seed + self.acc.process_index)  # independent dropout per process
-        self.opt = torch.optim.AdamW(self.clf.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, _lr_lambda(cfg, self.total))
-        self.ckpt = _Checkpointer(Path(out_dir) if out_dir and cfg.checkpoint_every > 0 else None, write=self.main)
-        self.state: dict[str, Any] = {"step": 0, "history": [], "best": None, "best_step": None, "bad_evals": 0}
-        self.best_weights: dict[str, torch.Tensor] | None = None
 
-    def resume(self) -> int | None:
-        """Load the last checkpoint if there is one; returns the step resumed from."""
-        loaded = self.ckpt.load(self.clf, self.opt, self.sched)
-        if not loaded:
-            return None
-        self.state = loaded
-        self.best_weights = _restore_best(self.out_dir, self.state)
-        return int(self.state["step"]) or None
+def _make_trainer(cfg: TrainConfig, rows: list[Snippet], y: np.ndarray, val_rows: list[Snippet],
+                  output_dir: Path, save: bool, progress: bool) -> ClassifierTrainer:
+    from transformers import PrinterCallback
 
-    def step(self, step: int) -> dict[str, Any]:
-        """One optimiser step on the batch the (seed, epoch) order assigns to ``step``."""
-        cfg, clf = self.cfg, self.clf
-        epoch, within = divmod(step, self.steps_per_epoch)
-        idx = _batch_order(len(self.rows), cfg.batch_size, cfg.seed, epoch)[within]
-        if self.acc is not None:
-            from nines.scale.accel import backward_part
+    from nines.classify.trainer import CheckpointHousekeeping, ClassifierTrainer, ProgressBar
 
-            loss_value = backward_part(self.acc, self.ddp, clf, [r.prompt for r in self.rows],
-                                       [r.completion for r in self.rows], self.y, idx, self.pos_weight)
-        else:
-            batch = clf.encode([self.rows[i].prompt for i in idx], [self.rows[i].completion for i in idx])
-            loss = self.loss_fn(clf.forward_logits(batch), torch.as_tensor(self.y[idx], device=clf.device))  # (B,)
-            loss.backward()
-            loss_value = float(loss.item())
-        if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(clf.model.parameters(), cfg.grad_clip)
-        self.opt.step()
-        self.sched.step()
-        self.opt.zero_grad(set_to_none=True)
-        return {"step": step + 1, "loss": loss_value, "lr": self.sched.get_last_lr()[0]}
-
-    def maybe_evaluate(self, record: dict[str, Any]) -> bool:
-        """Evaluate when due, keep the best weights; returns True when patience has run out."""
-        step = record["step"]
-        if not self.has_val or (step % self.cfg.eval_every and step != self.total):
-            return False
-        metric = _evaluate(self.clf, self.val_rows, self.val_y, self.cfg.rejection_budget, self.acc)
-        record.update(metric)
-        self.clf.model.train()
-        st = self.state
-        if _better(metric, tuple(st["best"]) if st["best"] else None):
-            st["best"] = [metric["val_recall_at_budget"], -metric["val_loss"]]
-            st["best_step"], st["bad_evals"] = step, 0
-            self.best_weights = {k: v.detach().clone() for k, v in self.clf.model.state_dict().items()}
-            _save_best(self.out_dir if self.main else None, self.best_weights)
-            return False
-        st["bad_evals"] += 1
-        return self.cfg.patience > 0 and st["bad_evals"] >= self.cfg.patience
-
-    def run(self, progress: bool) -> int:
-        """Train until ``total`` steps or early stop; returns the number of steps done."""
-        bar = _progress_bar(self.total, self.state["step"], progress)
-        self.clf.model.train()
-        step = self.state["step"]
-        while step < self.total:
-            record = self.step(step)
-            step = record["step"]
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{record['loss']:.3f}")
-            stop = self.maybe_evaluate(record)
-            self.state["history"].append(record)
-            self.state["step"] = step
-            if self.cfg.checkpoint_every and step % self.cfg.checkpoint_every == 0 and step < self.total and not stop:
-                self.ckpt.save(self.clf, self.opt, self.sched, self.state)
-            if stop:
-                break
-        if bar is not None:
-            bar.close()
-        return step
-
-    def finish(self) -> None:
-        """Restore the best weights, drop checkpoints, record config and data fingerprint."""
-        from nines.config import to_dict
-
-        if self.best_weights is not None:
-            self.clf.model.load_state_dict(self.best_weights)
-        self.clf.model.eval()
-        self.ckpt.clear()
-        _clear_best(self.out_dir if self.main else None)
-        self.clf.meta.train_config = to_dict(self.cfg)
-        self.clf.meta.data_fingerprint = data_fingerprint(self.rows)
+    has_val = bool(len(val_rows) > 0 and 0 < np.mean([bool(s.is_injurious) for s in val_rows]) < 1)
+    total = cfg.max_steps or max(1, int(round(cfg.epochs * math.ceil(len(rows) / cfg.batch_size))))
+    args = _training_args(cfg, total, output_dir, save, has_val)
+    if args.world_size > 1 and cfg.batch_size % args.world_size:
+        raise ValueError(f"train.batch_size={cfg.batch_size} must be a multiple of the {args.world_size} "
+                         "processes, which split each batch evenly")
+    _seed_everything(cfg.seed)
+    clf = EncoderClassifier.from_backbone(cfg.backbone, dropout=cfg.dropout, max_length=cfg.max_length,
+                                          device=str(args.device))
+    trainer = ClassifierTrainer(clf, rows, val_rows if has_val else [],
+                                pos_weight=cfg.pos_weight or float((len(y) - y.sum()) / y.sum()),
+                                budget=cfg.rejection_budget, patience=cfg.patience, args=args)
+    trainer.remove_callback(PrinterCallback)  # it prints every log line; ProgressBar shows the loss instead
+    trainer.add_callback(CheckpointHousekeeping(trainer))
+    if progress:
+        trainer.add_callback(ProgressBar())
+    if args.world_size > 1:
+        torch.manual_seed(cfg.seed + args.process_index)  # independent dropout per process
+    return trainer
 
 
 def train_classifier(
@@ -326,57 +217,55 @@ def train_classifier(
 ) -> TrainResult:
     """Fine-tune a classifier on labelled snippets (``unsure`` and unlabelled ones are skipped).
 
-    With ``out_dir``, a checkpoint is written every ``checkpoint_every`` steps and, when ``resume``,
-    a run killed midway continues from its last checkpoint with the same data order. With a
-    validation set, the weights of the best evaluation (recall at the rejection budget, ties broken by
-    loss) are restored at the end and training stops early after ``patience`` evaluations without gain.
+    With ``out_dir``, a checkpoint is written to ``out_dir/checkpoint`` every ``checkpoint_every``
+    steps and, when ``resume``, a run killed midway continues from its last checkpoint with the same
+    data order, optimiser state and random state, and ends with the same weights. With a validation
+    set, the weights of the best evaluation (recall at the rejection budget, ties broken by loss) are
+    restored at the end and training stops early after ``patience`` evaluations without gain. The
+    checkpoint folder is removed when training ends.
 
     Raises:
         ValueError: when the data lack either label.
     """
+    from nines.classify.trainer import VAL_METRIC, best_evaluation, last_checkpoint
+
     cfg = config or TrainConfig()
     t0 = time.time()
     rows, y = _decided(train)
     if len(rows) == 0 or y.min() == y.max():
         raise ValueError("training data needs both injurious and safe labelled snippets; "
                          f"got {int(y.sum())} injurious and {int(len(y) - y.sum())} safe")
-    val_rows, val_y = _decided(val)
-    trainer = _Trainer(cfg, rows, y, val_rows, val_y, out_dir)
-    resumed_from = trainer.resume() if resume else None
-    steps = trainer.run(progress)
-    trainer.finish()
-    st = trainer.state
-    return TrainResult(trainer.clf, steps, st["best_step"], st["best"][0] if st["best"] else None,
-                       st["history"], resumed_from, time.time() - t0, main_process=trainer.main)
+    val_rows, _ = _decided(val)
+    save = out_dir is not None and cfg.checkpoint_every > 0
+    if out_dir is not None and save:
+        ckpt_dir = Path(out_dir) / "checkpoint"
+    else:  # Trainer still wants an output folder; a temporary one keeps its files out of the cwd
+        ckpt_dir = Path(tempfile.mkdtemp(prefix="nines-train-"))
+    with _quiet_hf(not progress):  # transformers' own bars (loading, writing checkpoints) follow `progress`
+        try:
+            trainer = _make_trainer(cfg, rows, y, val_rows, ckpt_dir, save, progress)
+            main = trainer.is_world_process_zero()
+            checkpoint = last_checkpoint(ckpt_dir) if save and resume else None
+            if save and not resume and main and ckpt_dir.exists():
+                shutil.rmtree(ckpt_dir)  # a fresh run must not rotate or resume another run's checkpoints
+            if checkpoint is not None:
+                trainer.restore_best(checkpoint)
+            trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        finally:
+            if not save:
+                shutil.rmtree(ckpt_dir, ignore_errors=True)
+    if save and main:
+        shutil.rmtree(ckpt_dir, ignore_errors=True)  # finished: nothing left to resume
+    clf = trainer.clf
+    if trainer.best_weights is not None:
+        clf.model.load_state_dict(trainer.best_weights)
+    clf.model.eval()
+    from nines.config import to_dict
 
-
-def _progress_bar(total: int, initial: int, enabled: bool) -> Any:
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-    return tqdm(total=total, initial=initial, desc="training", unit="step")
-
-
-def _best_path(out_dir: str | Path | None) -> Path | None:
-    return Path(out_dir) / "best_weights.pt" if out_dir else None
-
-
-def _save_best(out_dir: str | Path | None, weights: dict[str, torch.Tensor]) -> None:
-    p = _best_path(out_dir)
-    if p is not None:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(weights, p.with_suffix(".tmp"))
-        p.with_suffix(".tmp").replace(p)
-
-
-def _restore_best(out_dir: str | Path | None, state: dict[str, Any]) -> dict[str, torch.Tensor] | None:
-    p = _best_path(out_dir)
-    if p is None or not p.is_file() or state.get("best_step") is None:
-        return None
-    return torch.load(p, map_location="cpu")
-
-
-def _clear_best(out_dir: str | Path | None) -> None:
-    p = _best_path(out_dir)
-    if p is not None and p.is_file():
-        p.unlink()
+    clf.meta.train_config = to_dict(cfg)
+    clf.meta.data_fingerprint = data_fingerprint(rows)
+    best = best_evaluation(trainer.state.log_history)
+    return TrainResult(clf, trainer.state.global_step, best["step"] if best else None,
+                       best[VAL_METRIC] if best else None, _history(trainer.state.log_history),
+                       int(checkpoint.name.rsplit("-", 1)[1]) if checkpoint else None, time.time() - t0,
+                       main_process=main)

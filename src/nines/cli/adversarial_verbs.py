@@ -167,17 +167,17 @@ def adversarial_train(clf_dir: str, data_path: str, val_path: str, confirmed_pat
     Example:
       nines adversarial-train --classifier runs/demo/classifier --output runs/adv rounds=3 attack.method=beam
     """
-    from nines.adversarial.training import AdversarialTrainConfig, AdversarialTrainer
+    from nines.adversarial.training import AdversarialTrainConfig
     from nines.data.io import read_jsonl
+    from nines.recipes.adversarial import adversarial_train as adversarial_recipe
 
     for p in (data_path, val_path):
         if not Path(p).is_file():
             raise click.UsageError(f"{p} does not exist; run `nines demo` first or pass --data/--val")
     cfg = resolve(AdversarialTrainConfig, config_path, overrides)
     confirmed = read_jsonl(confirmed_path) if confirmed_path else []
-    trainer = AdversarialTrainer(clf_dir, read_jsonl(data_path), read_jsonl(val_path), cfg, output,
+    summary = adversarial_recipe(clf_dir, read_jsonl(data_path), read_jsonl(val_path), cfg, output,
                                  confirmed=confirmed)
-    summary = trainer.run()
     table = Table(title="adversarial training")
     for col in summary["table"][0]:
         table.add_column(col.replace("_", " "))

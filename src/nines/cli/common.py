@@ -50,9 +50,14 @@ def user_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def read_prompts(path: str) -> list[str]:
-    """Prompts from a ``.txt`` file (one per line) or JSONL rows with a ``prompt`` field."""
+def read_prompts(path: str) -> list[Any]:
+    """Prompts from a ``.txt`` file (one per line) or JSONL rows with a ``prompt`` field.
+
+    A JSONL row's ``id`` (or ``prompt_id``) field becomes the :class:`~nines.generate.base.Prompt`'s
+    id; rows without one, and text lines, stay plain strings (content-hash ids downstream).
+    """
     from nines.data.io import iter_jsonl_rows
+    from nines.generate.base import Prompt
 
     p = Path(path)
     if not p.is_file():
@@ -63,7 +68,8 @@ def read_prompts(path: str) -> list[str]:
     for i, row in iter_jsonl_rows(p):  # raises DataError naming file and line for bad JSON
         if not isinstance(row.get("prompt"), str):
             raise click.ClickException(f'{p}, line {i}, field "prompt": missing or not a string')
-        prompts.append(row["prompt"])
+        pid = row.get("prompt_id", row.get("id"))
+        prompts.append(row["prompt"] if pid is None else Prompt(str(pid), row["prompt"]))
     if not prompts:
         raise click.ClickException(f"{p} holds no prompts")
     return prompts

@@ -9,6 +9,7 @@ import numpy as np
 
 from nines.cli.common import make_generator, read_prompts, user_errors, write_rows
 from nines.cli.scale_options import ray_config, ray_options
+from nines.generate.base import as_prompt, prompt_text
 
 GENERATOR_HELP = ("storyworld (default), hf:<path-or-hub-id>, openai:<base_url>#<model>, "
                   "or llama2c:<dir with stories260K.bin and tok512.bin>")
@@ -46,7 +47,8 @@ def generate(spec: str, prompts_path: str | None, num_prompts: int, distribution
     gen, world = make_generator(spec)
     prompts = _prompts_for(spec, world, prompts_path, num_prompts, distribution, seed)
     out = gen.generate(prompts, n=n, seed=seed)
-    rows = [{"prompt": p, "completion": c.text, "source": "generated", "label": None,
+    rows = [{"prompt": prompt_text(p), "prompt_id": as_prompt(p).id, "completion": c.text, "source": "generated",
+             "label": None,
              "metadata": {"generator": gen.name, "logprob": c.logprob, **c.meta}}
             for p, cs in zip(prompts, out) for c in cs]
     write_rows(rows, output)

@@ -35,13 +35,14 @@ def distill(clf_dir: str | None, start_policy: str | None, output: str | None, c
       nines distill rl.algorithm=grpo rl.beta=0.3 methods=rl
       accelerate launch -m nines distill --start-policy my-org/story-lm rl.lora.enabled=true
     """
-    from nines.distill.run import DistillConfig, run_distill
+    from nines.distill.run import DistillConfig
+    from nines.recipes.distill import distill as distill_recipe
 
     cfg = resolve(DistillConfig, config_path, overrides, classifier=clf_dir, start_policy=start_policy, output=output)
     if not Path(cfg.classifier).is_dir():
         raise click.UsageError(f"classifier folder {cfg.classifier} does not exist; run `nines demo` first "
                                "or pass --classifier")
     try:
-        run_distill(cfg)
+        distill_recipe(cfg)
     except ImportError as e:
         raise click.ClickException(str(e)) from None

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import click
 
+from nines.classify.pools import CleanPool
 from nines.cli.common import config_options, make_generator, read_prompts, resolve, user_errors, write_rows
 from nines.cli.scale_options import ray_config, ray_options
 from nines.scale.shards import DEFAULT_SHARD_SIZE
@@ -31,16 +34,17 @@ def train(data_path: str, val_path: str | None, output: str, no_resume: bool, co
       nines train --data train.jsonl --val val.jsonl --output runs/x/classifier epochs=3 lr=3e-5
       accelerate launch --cpu --num_processes 2 -m nines train --data train.jsonl --output runs/x/classifier
     """
-    from nines.classify.train import TrainConfig, train_classifier
+    from nines.classify.train import TrainConfig
     from nines.config import save_config
     from nines.data.io import read_jsonl
+    from nines.recipes.train import train as train_recipe
     from nines.scale.accel import is_main_process
 
     cfg = resolve(TrainConfig, config_path, overrides)
     if is_main_process():
         save_config(cfg, Path(output) / "train_config.yaml")
-    result = train_classifier(read_jsonl(data_path), read_jsonl(val_path) if val_path else [], cfg,
-                              out_dir=output, resume=not no_resume)
+    result = train_recipe(read_jsonl(data_path), read_jsonl(val_path) if val_path else [], cfg, output,
+                          resume=not no_resume, inputs={"data": data_path, "val": val_path or ""})
     if not result.main_process:
         return
     result.classifier.save(output)
@@ -73,41 +77,60 @@ def calibrate(clf_dir: str, data_path: str, clean_path: str | None, clean_n: int
       nines calibrate --classifier runs/x/classifier --data val.jsonl rule=rejection_budget rejection_budget=0.05
       nines calibrate --classifier runs/x/classifier --data val.jsonl --pool prose@0.2 --pool mine.jsonl@0.05
     """
-    from nines.classify.calibrate import CalibrationConfig, calibrate_classifier
+    from nines.classify.calibrate import CalibrationConfig
     from nines.classify.encoder import EncoderClassifier
-    from nines.config import save_config
+    from nines.classify.pools import resolve_pools
+    from nines.classify.train import data_fingerprint
+    from nines.config import save_config, to_dict
     from nines.data.io import read_jsonl
+    from nines.manifest import record_stage
+    from nines.recipes.calibrate import calibrate as calibrate_recipe
+    from nines.recipes.calibrate import pairs_fingerprint
 
     cfg = resolve(CalibrationConfig, config_path, overrides)
-    clf = EncoderClassifier.load(clf_dir)
-    if clean_path:
-        clean = read_jsonl(clean_path)
-        prompts, comps = [s.prompt for s in clean], [s.completion for s in clean]
-    else:
-        from nines.storyworld import StoryWorld
-
-        batch = StoryWorld().sample(clean_n, seed=424242)
-        prompts, comps = batch.prompts, batch.completions
-    from dataclasses import replace
-
-    from nines.classify.pools import resolve_pools
-
     if pools:
         cfg = replace(cfg, pools=[*cfg.pools, *pools])
+    clf = EncoderClassifier.load(clf_dir)
+    clean, clean_source = _clean_pool(clf_dir, clf, clean_path, clean_n)
     gen = None
     if pool_spec:
         from nines.generate.registry import load_generator
 
         gen = load_generator(pool_spec)
-    info = calibrate_classifier(clf, read_jsonl(data_path), prompts, comps, cfg,
-                                pools=resolve_pools(cfg.pools, gen))["info"]
+    val = read_jsonl(data_path)
+    cal = calibrate_recipe(clf, val, clean, cfg, pools=resolve_pools(cfg.pools, gen))
     clf.save(clf_dir)
     save_config(cfg, Path(clf_dir) / "calibration_config.yaml")
-    click.echo(f"temperature {info['temperature']:.3f}, threshold {info['threshold']:.4g} ({info['rule']}): "
-               f"rejects {info['clean_rejection_rate']:.2%} of clean samples, val recall {info['val_recall']}")
-    for name, pool in info["pools"].items():
-        click.echo(f"  pool {name}: {pool['n']} samples, rejects {pool['rejection_rate']:.2%} "
-                   f"(budget {pool['budget']:.2%})")
+    record_stage(clf_dir, "calibrate", {**to_dict(cfg), "clean": clean_source}, inputs={"calibration_data": data_path},
+                 fingerprints={"calibration_data": data_fingerprint(val),
+                               "clean": pairs_fingerprint(clean.prompts, clean.completions)})
+    click.echo(f"temperature {cal.temperature:.3f}, threshold {cal.threshold:.4g} ({cal.rule}): "
+               f"rejects {cal.clean_rejection_rate:.2%} of clean samples, val recall {cal.val_recall}")
+    for pool in cal.pools:
+        click.echo(f"  pool {pool.name}: {pool.n} samples, rejects {pool.rejection_rate:.2%} "
+                   f"(budget {pool.budget:.2%})")
+
+
+def _clean_pool(clf_dir: str, clf: Any, clean_path: str | None, clean_n: int) -> tuple[CleanPool, dict[str, Any]]:
+    """The main clean pool: ``--clean``'s rows, else StoryWorld samples of the classifier's TRAINING families.
+
+    The split comes from the classifier's manifest (or, for classifiers saved before, its
+    ``nines.json``); held-out families must not reach the threshold, or the "unseen families"
+    condition of ``nines evaluate`` would no longer be unseen.
+    """
+    from nines.data.io import read_jsonl
+
+    if clean_path:
+        rows = read_jsonl(clean_path)
+        return CleanPool("clean", [s.prompt for s in rows], [s.completion for s in rows]), {"file": clean_path}
+    from nines.manifest import family_split
+    from nines.recipes.calibrate import CLI_CLEAN_SEED, storyworld_clean_pool
+    from nines.storyworld import StoryWorld
+
+    split = family_split(clf_dir, clf)
+    pool = storyworld_clean_pool(StoryWorld(), clean_n, CLI_CLEAN_SEED, split)
+    return pool, {"storyworld": clean_n, "seed": CLI_CLEAN_SEED,
+                  "families": "all" if split is None else "train"}
 
 
 @click.command(name="filter")

@@ -54,7 +54,7 @@ def evaluate(clf_dir: str, output: str, al_path: str | None, config_path: str | 
     """Measure unfiltered vs filtered failure rates against StoryWorld's exact oracle.
 
     Conditions: the realisation families the classifier was trained on, and the held-out ones
-    (read from the classifier's nines.json when `nines demo` trained it), each with exact bounds.
+    (read from the classifier's manifest.json, which `nines demo` writes), each with exact bounds.
     Then the measurements: the filtered failure rate at every threshold reweighted from one set of
     unfiltered labels, the win rate of filtered vs unfiltered, batch-safest vs sequential, and
     whether the generator understands its failures (`measurements=false` skips them).
@@ -64,10 +64,10 @@ def evaluate(clf_dir: str, output: str, al_path: str | None, config_path: str | 
       nines evaluate --classifier runs/demo/classifier --output runs/eval eval.n_prompts=5000 filter.strategy=batch_safest
     """
     from nines.classify.encoder import EncoderClassifier
-    from nines.config import save_config
-    from nines.evaluate.measure import run_measurements
+    from nines.config import save_config, to_dict
     from nines.evaluate.report import write_eval_report
-    from nines.evaluate.storyworld_eval import evaluate_condition
+    from nines.manifest import family_split, record_stage
+    from nines.recipes.evaluate import evaluate as evaluate_recipe
     from nines.storyworld import StoryWorld
 
     cfg = resolve(EvaluateConfig, config_path, overrides)
@@ -75,23 +75,12 @@ def evaluate(clf_dir: str, output: str, al_path: str | None, config_path: str | 
     out = Path(output)
     save_config(cfg, out / "config.yaml")
     clf = EncoderClassifier.load(clf_dir)
-    world = StoryWorld()
-    fams = clf.meta.metrics.get("families", {})
-    conditions = ([("in-family", fams["train"]), ("unseen families", fams["heldout"])]
-                  if fams.get("heldout") else [("all families", None)])
-    results, done = {}, []
-    for i, (name, f) in enumerate(conditions):
-        res = evaluate_condition(world, clf, name, f, cfg.filter, cfg.eval, seed_offset=i)
-        results[name] = res.to_dict()
-        done.append(res)
-        click.echo(f"{name}: unfiltered {res.unfiltered}; filtered {res.filtered}; "
-                   f"first-sample rejection {res.first_sample_rejection_rate:.2%}")
-    summary: dict = {"classifier": str(clf_dir), "threshold": clf.threshold, "conditions": results}
-    if cfg.measurements:
-        summary["measures"] = run_measurements(world, clf, done, dict(conditions), cfg.measure, cfg.filter, cfg.eval,
-                                               console=Console())
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
-    report = write_eval_report(out / "report.html", summary, al)
+    split = family_split(clf_dir, clf)
+    ev = evaluate_recipe(StoryWorld(), clf, split, cfg.filter, cfg.eval, cfg.measure if cfg.measurements else None,
+                         console=Console(), classifier=str(clf_dir))
+    (out / "summary.json").write_text(json.dumps(ev.to_dict(), indent=2, default=float))
+    record_stage(out, "evaluate", to_dict(cfg), families=split, inputs={"classifier": str(clf_dir)})
+    report = write_eval_report(out / "report.html", ev, al)
     click.echo(f"wrote {out / 'summary.json'} and {report}")
 
 
@@ -116,7 +105,7 @@ def demo(output: str | None, quick: bool, al_path: str | None, with_distill: boo
       nines demo --output runs/small train.epochs=1 eval.n_prompts=2000
       nines demo --distill distill.rl.beta=0.3
     """
-    from nines.pipeline.demo import QUICK_DISTILL_OVERRIDES, QUICK_OVERRIDES, DemoConfig, run_demo
+    from nines.recipes.demo import QUICK_DISTILL_OVERRIDES, QUICK_OVERRIDES, DemoConfig, run_demo
 
     extra = list(QUICK_OVERRIDES) if quick else []
     if quick and with_distill:

@@ -35,7 +35,9 @@ __all__ = [
 ]
 
 #: The top-level fields a snippet row may have; any other field is kept in ``metadata``.
-FIELDS: tuple[str, ...] = ("prompt", "completion", "label", "source", "labeller", "split", "metadata", "id")
+FIELDS: tuple[str, ...] = (
+    "prompt", "completion", "label", "source", "labeller", "split", "metadata", "id", "prompt_id",
+)
 
 _FIX_ROW = "fix the row or remove it"
 
@@ -165,6 +167,7 @@ def snippet_from_row(
     split = _check_choice(row, "split", SPLITS, err)
     source = _check_str(row, "source", err, required=False, nullable=True)
     labeller = _check_str(row, "labeller", err, required=False, nullable=True)
+    prompt_id = _check_str(row, "prompt_id", err, required=False, nullable=True)
     metadata = _check_metadata(row, err)
     for key in row:
         if key in FIELDS:
@@ -181,6 +184,7 @@ def snippet_from_row(
         split=split,
         metadata=metadata,
         id=_check_id(row, err),
+        prompt_id=prompt_id,
     )
 
 

@@ -36,6 +36,8 @@ class Snippet:
         split: ``train``, ``val``, ``test`` or ``None``.
         metadata: free JSON-serialisable data (StoryWorld latent event, scores, family, ...).
         id: the store's primary key once stored, else ``None``.
+        prompt_id: the id of the :class:`nines.generate.base.Prompt` this snippet answers, or
+            ``None`` (hand-written snippets, rows stored before prompts had ids).
     """
 
     prompt: str
@@ -46,6 +48,7 @@ class Snippet:
     split: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     id: int | None = None
+    prompt_id: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.label, str) and not isinstance(self.label, Label):
@@ -55,6 +58,8 @@ class Snippet:
                 raise ValueError(
                     f"label must be one of {', '.join(LABELS)} or null, got {self.label!r}"
                 ) from None
+        if self.prompt_id is not None and not isinstance(self.prompt_id, str):
+            raise ValueError(f"prompt_id must be a string or null, got {self.prompt_id!r}")
         if self.split is not None and self.split not in SPLITS:
             raise ValueError(f"split must be one of {', '.join(SPLITS)} or null, got {self.split!r}")
 
@@ -68,7 +73,13 @@ class Snippet:
         return None
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (label as its string value)."""
+        """A JSON-ready dict (label as its string value; ``prompt_id`` only when set).
+
+        Leaving out an unset ``prompt_id`` keeps files written before prompts had ids, and
+        readers that do not know the field, unchanged.
+        """
         d = asdict(self)
         d["label"] = self.label.value if self.label is not None else None
+        if d["prompt_id"] is None:
+            del d["prompt_id"]
         return d

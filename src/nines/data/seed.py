@@ -23,9 +23,9 @@ from collections import defaultdict
 from importlib import resources
 from typing import Any
 
+from nines.data.outcomes import INJURIOUS_OUTCOMES as _WORLD_INJURIOUS
+from nines.data.outcomes import OUTCOMES as _WORLD_OUTCOMES
 from nines.data.record import Label, Snippet
-from nines.storyworld.families import INJURIOUS_OUTCOMES as _WORLD_INJURIOUS
-from nines.storyworld.families import OUTCOMES as _WORLD_OUTCOMES
 
 #: Outcome kinds whose completions are injurious: the same vocabulary as StoryWorld's.
 INJURIOUS_OUTCOMES: tuple[str, ...] = tuple(o for o in _WORLD_OUTCOMES if o in _WORLD_INJURIOUS)

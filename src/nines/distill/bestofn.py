@@ -15,6 +15,7 @@ from pathlib import Path
 from nines.classify.base import Classifier
 from nines.distill.policy import LoraConfig, add_lora, policy_generator, save_policy
 from nines.distill.sft import SFTConfig, encode_pairs, sft_train
+from nines.generate.base import PromptLike
 
 
 @dataclass
@@ -59,7 +60,7 @@ class BestOfNResult:
     seconds: float
 
 
-def best_of_n_distill(start_policy: str | Path, classifier: Classifier, prompts: Sequence[str], cfg: BestOfNConfig,
+def best_of_n_distill(start_policy: str | Path, classifier: Classifier, prompts: Sequence[PromptLike], cfg: BestOfNConfig,
                       out_dir: str | Path, seed: int = 0, progress: bool = True) -> BestOfNResult:
     """Filter the starting policy's samples, then fine-tune a copy of it on what was accepted."""
     from nines.distill.policy import load_policy

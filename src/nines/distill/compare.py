@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -13,24 +13,39 @@ from nines.distill.kl import KLEstimate
 from nines.distill.measure import (
     PolicyEvalConfig,
     PolicyFigures,
+    Rater,
     figures,
     filtered_kl,
     label_many,
     policy_kl,
     sample_filtered,
     sample_policy,
+    storyworld_rater,
 )
 from nines.distill.policy import policy_generator
+from nines.generate.base import prompt_texts
+from nines.oracle.base import Oracle
 from nines.stats.binomial import binomial_interval
 
+if TYPE_CHECKING:
+    from nines.storyworld.world import StoryWorld
 
-def compare_policies(world: Any, classifier: Classifier, reward: Any, start: str | Path, distilled: dict[str, Path],
-                     cfg: PolicyEvalConfig, progress: bool = True) -> list[PolicyFigures]:
+
+def _judging(world: StoryWorld, oracle: Oracle | None, rater: Rater | None) -> tuple[Oracle, Rater]:
+    return (oracle if oracle is not None else world.oracle(),
+            rater if rater is not None else storyworld_rater(world))
+
+
+def compare_policies(world: StoryWorld, classifier: Classifier, reward: Any, start: str | Path,
+                     distilled: dict[str, Path], cfg: PolicyEvalConfig, progress: bool = True,
+                     oracle: Oracle | None = None, rater: Rater | None = None) -> list[PolicyFigures]:
     """Unfiltered (the start policy), filtered (start + rejection sampling) and each distilled policy.
 
-    Every policy continues the same ``cfg.n_prompts`` fresh prompts; the win rate of each is
-    against independent unfiltered completions of the first ``cfg.winrate_prompts``.
+    Every policy continues the same ``cfg.n_prompts`` fresh StoryWorld prompts; the win rate of each
+    is against independent unfiltered completions of the first ``cfg.winrate_prompts``. Labels come
+    from ``oracle`` and quality from ``rater`` (defaults: StoryWorld's exact oracle and latent quality).
     """
+    oracle, rater = _judging(world, oracle, rater)
     prompts = world.sample_prompts(cfg.n_prompts, seed=cfg.seed)
     start_gen = policy_generator(start, name="unfiltered")
     reference = sample_policy(start_gen, prompts[: cfg.winrate_prompts], seed=cfg.seed + 1)
@@ -41,7 +56,7 @@ def compare_policies(world: Any, classifier: Classifier, reward: Any, start: str
         samples[name] = sample_policy(gen, prompts, seed=cfg.seed + 4)
     columns: dict[str, Sequence[str | None]] = {k: v.texts for k, v in samples.items()}
     columns["reference"] = reference.texts
-    labels = label_many(world, prompts, columns, progress=progress)
+    labels = label_many(oracle, prompts, columns, progress=progress, rater=rater)
     kls = {"unfiltered": (KLEstimate(0.0, 0.0, len(prompts)), "exact (the start policy itself)"),
            "filtered": (filtered_kl(samples["filtered"].attempts, cfg.max_attempts),
                         "harmonic number of rejections (unbiased; refusals make it a slight under-estimate)")}
@@ -52,9 +67,10 @@ def compare_policies(world: Any, classifier: Classifier, reward: Any, start: str
             for name, s in samples.items()]
 
 
-def kl_curve(world: Any, reward: Any, start: str | Path, checkpoints: Sequence[Sequence[Any]], n_prompts: int,
-             seed: int) -> list[dict[str, Any]]:
+def kl_curve(world: StoryWorld, reward: Any, start: str | Path, checkpoints: Sequence[Sequence[Any]], n_prompts: int,
+             seed: int, oracle: Oracle | None = None, rater: Rater | None = None) -> list[dict[str, Any]]:
     """Mean reward, oracle failure rate and KL to the start at each RL checkpoint (and the start, step 0)."""
+    oracle, rater = _judging(world, oracle, rater)
     prompts = world.sample_prompts(n_prompts, seed=seed)
     start_gen = policy_generator(start, name="start")
     points = []
@@ -62,8 +78,8 @@ def kl_curve(world: Any, reward: Any, start: str | Path, checkpoints: Sequence[S
         gen = start_gen if step == 0 else policy_generator(path, name=f"step {step}")
         s = sample_policy(gen, prompts, seed=seed + 1)
         texts = [str(t) for t in s.texts]
-        lab = label_many(world, prompts, {"x": texts})["x"]
-        scores = np.asarray(reward.classifier.score(prompts, texts))
+        lab = label_many(oracle, prompts, {"x": texts}, rater=rater)["x"]
+        scores = np.asarray(reward.classifier.score(prompt_texts(prompts), texts))
         kl = KLEstimate(0.0, 0.0, len(prompts)) if step == 0 else policy_kl(gen, start_gen, s, n_prompts)
         points.append({
             "step": step, "kl": kl.kl, "kl_stderr": kl.stderr, "sqrt_kl": kl.sqrt_kl,

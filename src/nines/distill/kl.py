@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from nines.distill.sft import encode_pairs, pair_logprobs
+from nines.generate.base import PromptLike, prompt_texts
 
 
 @dataclass
@@ -34,14 +35,14 @@ class KLEstimate:
         return float(np.sqrt(max(self.kl, 0.0)))
 
 
-def sequence_logprobs(model: Any, tokenizer: Any, prompts: Sequence[str], completions: Sequence[str],
+def sequence_logprobs(model: Any, tokenizer: Any, prompts: Sequence[PromptLike], completions: Sequence[str],
                       batch_size: int = 256) -> np.ndarray:
-    """log p(" " + completion + EOS | prompt) under ``model``, shape (N,)."""
+    """log p(" " + completion + EOS | prompt) under ``model``, shape (N,); prompts are Prompts or texts."""
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    return pair_logprobs(model, encode_pairs(tokenizer, prompts, completions), pad, batch_size)[0]
+    return pair_logprobs(model, encode_pairs(tokenizer, prompt_texts(prompts), completions), pad, batch_size)[0]
 
 
-def kl_to_reference(policy: Any, reference: Any, tokenizer: Any, prompts: Sequence[str],
+def kl_to_reference(policy: Any, reference: Any, tokenizer: Any, prompts: Sequence[PromptLike],
                     completions: Sequence[str]) -> KLEstimate:
     """Estimate KL(policy || reference) from completions *sampled from the policy* for ``prompts``."""
     lr = sequence_logprobs(policy, tokenizer, prompts, completions) - sequence_logprobs(

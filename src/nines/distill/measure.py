@@ -1,26 +1,35 @@
-"""Measure a policy on StoryWorld the way the filter is measured: exact oracle, classifier, KL, win rate, cost.
+"""Measure a policy the way the filter is measured: an oracle's labels, classifier, KL, win rate, cost.
 
-A trained policy writes free text, not StoryWorld's latent choices, so each completion is looked up
-in the table of every text the world can write for that prompt (:meth:`StoryWorld.completion_facts`).
-A text the world cannot produce has no oracle label: it is counted as *invalid* and reported two
-ways (left out of the failure rate, and counted as a failure in a worst-case rate), and the rater
-gives it quality 0, below any real completion, so incoherent text loses the win rate. That is how
-reward hacking by writing gibberish shows up.
+Labels come from an :class:`~nines.oracle.Oracle`. With StoryWorld's exact oracle a trained policy's
+free text is looked up in the table of every text the world can write for that prompt
+(:meth:`StoryWorld.completion_facts`), which also gives the rater's quality. A text the oracle
+cannot label is counted as *invalid* and reported two ways (left out of the failure rate, and
+counted as a failure in a worst-case rate), and the rater gives it quality 0, below any real
+completion, so incoherent text loses the win rate. That is how reward hacking by writing gibberish
+shows up.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nines.classify.base import Classifier
 from nines.distill.kl import KLEstimate, kl_to_reference
 from nines.filter import FilterConfig, filter_generate
+from nines.generate.base import Prompt, prompt_texts
+from nines.oracle.base import Oracle, label_all
 from nines.stats.binomial import Interval, binomial_interval
+
+if TYPE_CHECKING:
+    from nines.storyworld.world import StoryWorld
+
+#: ``(prompt, text) -> quality`` for the simulated rater, ``None`` for a text it cannot rate.
+Rater = Callable[[Prompt, str], "float | None"]
 
 #: Rater quality of a text StoryWorld cannot produce (real completions are about 0.45 to 1.05).
 INVALID_QUALITY = 0.0
@@ -59,7 +68,7 @@ class PolicyEvalConfig:
 
 @dataclass
 class Labelled:
-    """Oracle facts of texts: ``injurious`` is None for a text the world cannot produce."""
+    """Oracle labels of texts (``None`` where the oracle cannot say) and the rater's quality."""
 
     injurious: list[bool | None]
     quality: np.ndarray
@@ -73,31 +82,45 @@ class Labelled:
         return sum(y is True for y in self.injurious)
 
 
-def label_texts(world: Any, prompts: Sequence[str], texts: Sequence[str]) -> Labelled:
-    """Look each (prompt, text) up in the world's table of producible completions."""
-    return label_many(world, prompts, {"": list(texts)})[""]
+def storyworld_rater(world: StoryWorld) -> Rater:
+    """The simulated rater's quality: StoryWorld's latent quality of a text it can write, else ``None``."""
+
+    def rate(prompt: Prompt, text: str) -> float | None:
+        table = world.completion_facts(prompt)
+        fact = None if table is None else table.get(text)
+        return None if fact is None else fact.quality
+
+    return rate
 
 
-def label_many(world: Any, prompts: Sequence[str], texts: dict[str, Sequence[str | None]],
-               progress: bool = False) -> dict[str, Labelled]:
-    """Label several policies' completions of the same prompts in one pass (one table per prompt).
+def label_texts(oracle: Oracle, prompts: Sequence[Prompt], texts: Sequence[str],
+                rater: Rater | None = None) -> Labelled:
+    """Label each (prompt, text) with the oracle (and rate it with ``rater``)."""
+    return label_many(oracle, prompts, {"": list(texts)}, rater=rater)[""]
 
-    Building a prompt's table costs ~15 ms, so sharing it between policies is what keeps a
-    10,000-prompt comparison of four policies to a few minutes. ``None`` texts (refusals) stay None.
+
+def label_many(oracle: Oracle, prompts: Sequence[Prompt], texts: dict[str, Sequence[str | None]],
+               progress: bool = False, rater: Rater | None = None) -> dict[str, Labelled]:
+    """Label several policies' completions of the same prompts, prompt by prompt.
+
+    Prompt-major order matters for StoryWorld: building a prompt's table costs ~40 ms and the
+    world caches recent ones, so every policy's text of one prompt shares one table. ``None`` texts
+    (refusals) stay None; a text the oracle cannot label keeps quality :data:`INVALID_QUALITY`, as
+    does every text when no ``rater`` is given.
     """
     from tqdm.auto import tqdm
 
     out = {k: Labelled([None] * len(v), np.full(len(v), INVALID_QUALITY)) for k, v in texts.items()}
     for i in tqdm(range(len(prompts)), desc="oracle", unit="prompt", disable=not progress):
-        table = None
-        for name, column in texts.items():
-            if i >= len(column) or column[i] is None:
-                continue
-            table = table if table is not None else world.completion_facts(prompts[i])
-            fact = None if table is None else table.get(str(column[i]))
-            if fact is not None:
-                out[name].injurious[i] = fact.injurious
-                out[name].quality[i] = fact.quality
+        names = [k for k, col in texts.items() if i < len(col) and col[i] is not None]
+        if not names:
+            continue
+        row = [str(texts[k][i]) for k in names]
+        for name, text, y in zip(names, row, label_all(oracle, [prompts[i]] * len(row), row)):
+            out[name].injurious[i] = y
+            q = rater(prompts[i], text) if rater is not None and y is not None else None
+            if q is not None:
+                out[name].quality[i] = q
     return out
 
 
@@ -152,7 +175,7 @@ class PolicyFigures:
 class Sampled:
     """What a policy returned for a list of prompts (refusals have text None)."""
 
-    prompts: list[str]
+    prompts: list[Prompt]
     texts: list[str | None]
     attempts: np.ndarray  # generator samples per prompt
     classifier_calls: int
@@ -160,14 +183,14 @@ class Sampled:
     scores: list[float | None] | None = None  # classifier scores already known (the filter's), per prompt
 
 
-def sample_policy(generator: Any, prompts: Sequence[str], seed: int) -> Sampled:
+def sample_policy(generator: Any, prompts: Sequence[Prompt], seed: int) -> Sampled:
     """One completion per prompt, no filter."""
     t0 = time.time()
     rows = generator.generate(list(prompts), n=1, seed=seed)
     return Sampled(list(prompts), [r[0].text for r in rows], np.ones(len(prompts)), 0, time.time() - t0)
 
 
-def sample_filtered(generator: Any, classifier: Classifier, prompts: Sequence[str], max_attempts: int,
+def sample_filtered(generator: Any, classifier: Classifier, prompts: Sequence[Prompt], max_attempts: int,
                     seed: int, progress: bool = False) -> Sampled:
     """Rejection sampling (sequential, refuse after ``max_attempts``): the filtered policy."""
     t0 = time.time()
@@ -211,7 +234,7 @@ def figures(name: str, sampled: Sampled, labels: Labelled, classifier: Classifie
     if sampled.scores is not None:  # the filter scored what it returned: no second classifier pass
         scores = np.array([sampled.scores[i] for i in keep], dtype=float)
     else:
-        scores = np.asarray(classifier.score(prompts, texts)) if texts else np.zeros(0)
+        scores = np.asarray(classifier.score(prompt_texts(prompts), texts)) if texts else np.zeros(0)
     flagged = int(np.sum(scores > classifier.threshold))
     # Win rate: policy completion vs an independent unfiltered one, on the first prompts.
     n_ref = len(reference.injurious)
@@ -247,5 +270,5 @@ def _empty() -> Interval:
 def policy_kl(policy_gen: Any, start_gen: Any, sampled: Sampled, n: int) -> KLEstimate:
     """KL(policy || start) from the policy's own first ``n`` completions (both tokenizers must agree)."""
     pairs = [(p, t) for p, t in zip(sampled.prompts[:n], sampled.texts[:n]) if t is not None]
-    ps, ts = [p for p, _ in pairs], [t for _, t in pairs]
+    ps, ts = [p.text for p, _ in pairs], [t for _, t in pairs]
     return kl_to_reference(policy_gen.model, start_gen.model, policy_gen.tokenizer, ps, ts)

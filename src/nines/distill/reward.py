@@ -24,6 +24,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from nines.classify.base import Classifier
+from nines.generate.base import PromptLike, prompt_texts
 
 
 @runtime_checkable
@@ -102,12 +103,12 @@ class AcceptanceReward:
             return np.exp(log_a)
         return np.maximum(log_a, cfg.floor)
 
-    def __call__(self, prompts: Sequence[str], completions: Sequence[str], **kwargs: Any) -> list[float]:
+    def __call__(self, prompts: Sequence[PromptLike], completions: Sequence[str], **kwargs: Any) -> list[float]:
         """Rewards of completions (a leading space, as a policy writes after the prompt, is ignored)."""
         if len(prompts) != len(completions):
             raise ValueError(f"got {len(prompts)} prompts but {len(completions)} completions")
         texts = [str(c).lstrip(" ") for c in completions]
-        scores = np.asarray(self.classifier.score(list(prompts), texts))
+        scores = np.asarray(self.classifier.score(prompt_texts(prompts), texts))
         self.calls += len(texts)
         return [float(r) for r in self.from_scores(scores)]
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nines.distill.policy import LoraConfig
+from nines.generate.base import PromptLike, prompt_texts
 
 TRL_HINT = "RL distillation needs the optional dependency trl: pip install 'nines[distill]' (or pip install trl)"
 ALGORITHMS = ("rloo", "grpo")
@@ -136,14 +137,15 @@ def _callback(result: RLResult, cfg: RLConfig, out: Path, tokenizer: Any, progre
     return Track()
 
 
-def train_rl(start_policy: str | Path, reward: Callable[..., list[float]], prompts: Sequence[str], cfg: RLConfig,
+def train_rl(start_policy: str | Path, reward: Callable[..., list[float]], prompts: Sequence[PromptLike], cfg: RLConfig,
              out_dir: str | Path, progress: bool = True) -> RLResult:
     """Train a policy from ``start_policy`` (a folder) to maximise ``reward`` minus ``beta`` KL.
 
     Args:
         start_policy: folder of the starting policy; it is also the frozen KL reference.
         reward: ``(prompts, completions, **kwargs) -> list[float]`` (see :mod:`nines.distill.reward`).
-        prompts: training prompts (cycled through).
+        prompts: training prompts, :class:`~nines.generate.base.Prompt` objects or strings (cycled
+            through; TRL sees their texts).
         cfg: algorithm and hyper-parameters.
         out_dir: the final policy goes to ``out_dir/policy``, checkpoints to ``out_dir/checkpoints``.
         progress: show a progress bar.
@@ -165,7 +167,7 @@ def train_rl(start_policy: str | Path, reward: Callable[..., list[float]], promp
     t0 = time.time()
     trainer = trainer_cls(
         model=model, reward_funcs=reward, args=_trainer_args(cfg, out),
-        train_dataset=Dataset.from_dict({"prompt": list(prompts)}), processing_class=tokenizer,
+        train_dataset=Dataset.from_dict({"prompt": prompt_texts(prompts)}), processing_class=tokenizer,
         callbacks=[_callback(result, cfg, out, tokenizer, progress)],
         peft_config=peft_config(cfg.lora) if cfg.lora.enabled else None,
     )

@@ -6,8 +6,9 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from rich.console import Console
 
 from nines.distill.bestofn import BestOfNConfig, best_of_n_distill
@@ -16,6 +17,10 @@ from nines.distill.policy import TinyPolicyConfig
 from nines.distill.reward import RewardConfig
 from nines.distill.rl import RLConfig, train_rl
 from nines.distill.sft import SFTConfig
+from nines.oracle.base import ExactOracle, Oracle
+
+if TYPE_CHECKING:
+    from nines.storyworld.world import StoryWorld
 
 METHODS = ("best_of_n", "rl")
 
@@ -72,13 +77,15 @@ class DistillConfig:
 def _families(cfg: DistillConfig, clf: Any) -> list[str] | None:
     if cfg.families == "all":
         return None
-    fams = (getattr(clf.meta, "metrics", None) or {}).get("families", {}).get("train")
-    if not fams:
-        raise ValueError(f"{cfg.classifier} has no training families in its metadata; set families=all")
-    return list(fams)
+    from nines.manifest import family_split
+
+    split = family_split(cfg.classifier, clf)
+    if split is None:
+        raise ValueError(f"{cfg.classifier} has no training families in its manifest; set families=all")
+    return list(split.train)
 
 
-def train_start_policy(world: Any, families: list[str] | None, cfg: DistillConfig, out: Path,
+def train_start_policy(world: StoryWorld, families: list[str] | None, cfg: DistillConfig, out: Path,
                        progress: bool = True) -> dict[str, Any]:
     """Train the tiny StoryWorld policy from scratch to imitate the unfiltered generator."""
     from nines.distill.policy import build_tiny_policy, count_parameters, save_policy
@@ -100,7 +107,7 @@ def train_start_policy(world: Any, families: list[str] | None, cfg: DistillConfi
             "world_path_entropy_per_token": float(-val.logprob.sum() / n_tokens)}
 
 
-def _start(world: Any, fams: list[str] | None, cfg: DistillConfig, out: Path, con: Console,
+def _start(world: StoryWorld, fams: list[str] | None, cfg: DistillConfig, out: Path, con: Console,
            progress: bool) -> tuple[Path, dict[str, Any]]:
     """The start policy: the given one, or the tiny StoryWorld policy trained from scratch."""
     con.rule("[bold]1. start policy[/]")
@@ -114,7 +121,7 @@ def _start(world: Any, fams: list[str] | None, cfg: DistillConfig, out: Path, co
     return out / "start", info
 
 
-def _best_of_n(world: Any, clf: Any, start: Path, cfg: DistillConfig, out: Path, con: Console,
+def _best_of_n(world: StoryWorld, clf: Any, start: Path, cfg: DistillConfig, out: Path, con: Console,
                progress: bool) -> tuple[Path, dict[str, Any]]:
     con.rule("[bold]2. best-of-n[/] fine-tune on filter-accepted completions")
     prompts = world.sample_prompts(cfg.best_of_n.n_prompts, seed=cfg.seed + 21)
@@ -124,7 +131,7 @@ def _best_of_n(world: Any, clf: Any, start: Path, cfg: DistillConfig, out: Path,
                             "train_loss": bon.train_loss, "seconds": bon.seconds}
 
 
-def _rl(world: Any, reward: Any, start: Path, cfg: DistillConfig, out: Path, con: Console,
+def _rl(world: StoryWorld, reward: Any, start: Path, cfg: DistillConfig, out: Path, con: Console,
         progress: bool) -> tuple[Path, dict[str, Any]]:
     con.rule(f"[bold]3. RL[/] ({cfg.rl.algorithm}, beta={cfg.rl.beta}) with the classifier as reward")
     rl = train_rl(start, reward, world.sample_prompts(cfg.rl_prompts, seed=cfg.seed + 31), cfg.rl, out / "rl",
@@ -135,21 +142,32 @@ def _rl(world: Any, reward: Any, start: Path, cfg: DistillConfig, out: Path, con
                            "checkpoints": [[s, str(p)] for s, p in rl.checkpoints]}
 
 
-def _curves(world: Any, reward: Any, start: Path, cfg: DistillConfig, out: Path,
-            summary: dict[str, Any]) -> list[dict[str, Any]]:
+def _curves(world: StoryWorld, reward: Any, start: Path, cfg: DistillConfig, out: Path,
+            summary: dict[str, Any], oracle: Oracle | None = None) -> list[dict[str, Any]]:
     """Reward and failure rate at every RL checkpoint, plotted against sqrt(KL) beside the filtered policy."""
     from nines.distill.compare import kl_curve
     from nines.distill.plots import plot_kl_curves
 
-    points = kl_curve(world, reward, start, summary["rl"]["checkpoints"], cfg.curve_prompts, cfg.eval.seed + 7)
+    points = kl_curve(world, reward, start, summary["rl"]["checkpoints"], cfg.curve_prompts, cfg.eval.seed + 7,
+                      oracle=oracle)
     filt = summary["policies"]["filtered"]
     plot_kl_curves(points, out / "kl_curves.png",
                    {"sqrt_kl": max(filt["kl"], 0) ** 0.5, "mean_reward": filt["mean_reward"], "failure": filt["failure"]})
     return points
 
 
-def run_distill(cfg: DistillConfig, progress: bool = True, console: Console | None = None) -> dict[str, Any]:
-    """Run the whole distillation and write ``cfg.output``; returns what goes to ``results.json``."""
+def run_distill(cfg: DistillConfig, progress: bool = True, console: Console | None = None,
+                oracle: Oracle | None = None) -> dict[str, Any]:
+    """Run the whole distillation and write ``cfg.output``; returns what goes to ``results.json``.
+
+    Args:
+        cfg: the run's settings.
+        progress: show progress bars.
+        console: where to print (default a new rich console).
+        oracle: labels the compared policies' completions (default StoryWorld's exact oracle under
+            the run's families); ``world_exact_failure_rate`` needs an :class:`~nines.oracle.ExactOracle`
+            (``None`` in the results otherwise).
+    """
     from nines.classify.encoder import EncoderClassifier
     from nines.config import save_config, to_dict
     from nines.distill.compare import compare_policies
@@ -164,6 +182,7 @@ def run_distill(cfg: DistillConfig, progress: bool = True, console: Console | No
     clf = EncoderClassifier.load(cfg.classifier)
     world = StoryWorld(seed=cfg.world_seed)
     fams = _families(cfg, clf)
+    oracle = oracle if oracle is not None else world.oracle(fams)
     reward = AcceptanceReward(clf, cfg.reward)
     summary: dict[str, Any] = {"config": to_dict(cfg), "timings": {}}
     timings, t = summary["timings"], time.time()
@@ -178,17 +197,19 @@ def run_distill(cfg: DistillConfig, progress: bool = True, console: Console | No
     timings["rl_s"], t = time.time() - t, time.time()
 
     con.rule("[bold]4. compare[/] unfiltered, filtered and distilled policies")
-    rows = compare_policies(world, clf, reward, start, policies, cfg.eval, progress=progress)
+    rows = compare_policies(world, clf, reward, start, policies, cfg.eval, progress=progress, oracle=oracle)
     summary["policies"] = {r.name: r.to_dict() for r in rows}
     # The world's own exact failure rate on the same prompts: what the start policy imitates.
     eval_prompts = world.sample_prompts(cfg.eval.n_prompts, seed=cfg.eval.seed)
-    summary["world_exact_failure_rate"] = sum(world.injury_probability(p, fams) for p in eval_prompts) / len(eval_prompts)
+    summary["world_exact_failure_rate"] = (float(np.mean(oracle.probability(eval_prompts)))
+                                           if isinstance(oracle, ExactOracle) else None)
     timings["compare_s"], t = time.time() - t, time.time()
     if "rl" in cfg.methods:
-        summary["kl_curve"] = _curves(world, reward, start, cfg, out, summary)
+        summary["kl_curve"] = _curves(world, reward, start, cfg, out, summary, oracle)
     timings["curve_s"] = time.time() - t
     (out / "results.json").write_text(json.dumps(summary, indent=2, default=float))
     print_table(con, rows)
-    con.print(f"StoryWorld's own exact failure rate on these prompts: {summary['world_exact_failure_rate']:.3%} "
-              "(the unfiltered row is the start policy imitating it)")
+    if summary["world_exact_failure_rate"] is not None:
+        con.print(f"StoryWorld's own exact failure rate on these prompts: {summary['world_exact_failure_rate']:.3%} "
+                  "(the unfiltered row is the start policy imitating it)")
     return summary

@@ -6,7 +6,6 @@ the best-of-n / expert-iteration baseline (imitate the completions the filter ac
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -65,10 +64,17 @@ class SFTResult:
 
 @dataclass
 class EncodedPairs:
-    """Token ids of pairs: ``prompt[i] + completion[i]`` is sequence ``i`` (completion ends with EOS)."""
+    """Token ids of pairs: ``prompt[i] + completion[i]`` is sequence ``i`` (completion ends with EOS).
+
+    Attributes:
+        prompt: prompt token ids per pair.
+        completion: completion token ids per pair, EOS last.
+        tokenizer: the tokenizer that made them (:func:`encode_pairs` sets it; training needs its padding token).
+    """
 
     prompt: list[list[int]]
     completion: list[list[int]]
+    tokenizer: Any = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.prompt)
@@ -81,11 +87,11 @@ def encode_pairs(tokenizer: Any, prompts: Sequence[str], completions: Sequence[s
     if tokenizer.eos_token_id is None:
         raise ValueError("the policy's tokenizer has no eos token; set tokenizer.eos_token before training")
     if not prompts:
-        return EncodedPairs([], [])
+        return EncodedPairs([], [], tokenizer)
     p_ids = tokenizer(list(prompts))["input_ids"]
     c_ids = tokenizer([" " + c.lstrip(" ") for c in completions], add_special_tokens=False)["input_ids"]
     eos = tokenizer.eos_token_id
-    return EncodedPairs(list(p_ids), [list(c) + [eos] for c in c_ids])
+    return EncodedPairs(list(p_ids), [list(c) + [eos] for c in c_ids], tokenizer)
 
 
 def collate(pairs: EncodedPairs, rows: Sequence[int], pad_id: int) -> dict[str, Any]:
@@ -146,49 +152,53 @@ def _pad_id(model: Any) -> int:
     return int(pad[0] if isinstance(pad, list) else pad or 0)
 
 
+TRL_HINT = "SFT needs the optional dependency trl: pip install 'nines[distill]' (or pip install trl)"
+
+
 def sft_train(model: Any, train: EncodedPairs, config: SFTConfig, val: EncodedPairs | None = None,
-              progress: bool = True) -> SFTResult:
-    """Fine-tune ``model`` in place on ``train`` (completion tokens only); returns the loss history."""
-    import torch
-    from tqdm.auto import tqdm
+              progress: bool = True, tokenizer: Any = None) -> SFTResult:
+    """Fine-tune ``model`` in place on ``train`` (completion tokens only) with TRL's ``SFTTrainer``.
+
+    Args:
+        model: a causal LM (optionally with LoRA adapters), trained where it lies (CPU or one GPU).
+        train: the pairs to imitate; the loss is the mean cross-entropy of their completion tokens.
+        config: steps, batch size and optimiser settings.
+        val: held-out pairs whose completion loss is recorded every ``eval_every`` steps and at the end.
+        progress: show a progress bar.
+        tokenizer: the pairs' tokenizer, when they were not made by :func:`encode_pairs`.
+
+    Returns:
+        The loss history; the model is left in eval mode.
+    """
+    import tempfile
 
     if len(train) == 0:
         raise ValueError("sft_train got no training pairs (did the filter accept nothing?)")
-    torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.95))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, config))
-    pad = _pad_id(model)
-    result = SFTResult(steps=0)
-    t0, order, pos, running = time.time(), rng.permutation(len(train)), 0, []
-    model.train()
-    bar = tqdm(range(config.steps), desc="sft", unit="step", disable=not progress)
-    for step in bar:
-        if pos + config.batch_size > len(order):
-            order, pos = rng.permutation(len(train)), 0
-        rows = order[pos : pos + config.batch_size].tolist()
-        pos += config.batch_size
-        loss = model(**collate(train, rows, pad)).loss
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        sched.step()
-        running.append(loss.item())
-        if (step + 1) % 50 == 0 or step + 1 == config.steps:
-            result.train_loss.append((step + 1, float(np.mean(running))))
-            bar.set_postfix(loss=f"{np.mean(running):.3f}")
-            running = []
-        if val is not None and ((config.eval_every and (step + 1) % config.eval_every == 0) or step + 1 == config.steps):
-            result.val_loss.append((step + 1, completion_loss(model, val)))
-    result.steps, result.seconds = config.steps, time.time() - t0
+    tokenizer = tokenizer or train.tokenizer
+    if tokenizer is None:
+        raise ValueError("sft_train needs the pairs' tokenizer: build them with encode_pairs, "
+                         "or pass tokenizer=")
+    try:
+        from nines.distill import sft_trl
+    except ImportError as e:
+        raise ImportError(TRL_HINT) from e
+    from transformers import PrinterCallback
+
+    from nines.classify.trainer import ProgressBar
+
+    result, t0 = SFTResult(steps=0), time.time()
+    callbacks: list[Any] = [sft_trl.LossRecorder(config, val, result)]
+    if progress:
+        callbacks.append(ProgressBar("sft"))
+    # TRL wants an output folder, though nothing is saved there.
+    with tempfile.TemporaryDirectory(prefix="nines-sft-") as tmp:
+        args = sft_trl.sft_args(config, len(train), tmp, getattr(model, "device", None))
+        data = sft_trl.completion_dataset(train)
+        trainer = sft_trl.CompletionSFTTrainer(model=model, args=args, processing_class=tokenizer,
+                                               train_dataset=data, callbacks=callbacks)
+        trainer.remove_callback(PrinterCallback)  # it prints every log; the progress bar shows the loss
+        trainer.train()
+    result.train_loss = [(int(h["step"]), float(h["loss"])) for h in trainer.state.log_history if "loss" in h]
+    result.steps, result.seconds = trainer.state.global_step, time.time() - t0
     model.eval()
     return result
-
-
-def _lr_factor(step: int, config: SFTConfig) -> float:
-    if step < config.warmup:
-        return (step + 1) / config.warmup
-    frac = (step - config.warmup) / max(1, config.steps - config.warmup)
-    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))

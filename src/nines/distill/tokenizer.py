@@ -11,7 +11,10 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nines.storyworld.world import StoryWorld
 
 #: A word, a number or one other character, each with an optional leading space.
 TOKEN_PATTERN = r" ?[A-Za-z]+| ?[0-9]+| ?[^A-Za-z0-9 ]"
@@ -56,7 +59,7 @@ def build_word_tokenizer(texts: Iterable[str], min_count: int = 1) -> Any:
     )
 
 
-def storyworld_corpus(world: Any, n: int = 200_000, seed: int = 7, families: list[str] | None = None) -> list[str]:
+def storyworld_corpus(world: StoryWorld, n: int = 200_000, seed: int = 7, families: list[str] | None = None) -> list[str]:
     """Prompts and (space-led) completions of ``n`` StoryWorld samples, for :func:`build_word_tokenizer`."""
     batch = world.sample(n, seed=seed, families=families)
     return list(batch.prompts) + [" " + c for c in batch.completions]

@@ -1,4 +1,12 @@
-"""The StoryWorld evaluation of a filter, its measurement sections and the HTML report.
+"""Evaluation: run the filter and measure it, with the estimators of :mod:`nines.stats`.
 
-The estimators themselves live in :mod:`nines.stats`.
+- :mod:`~nines.evaluate.storyworld_eval`: failure rates of the unfiltered and filtered generator, exact bounds.
+- :mod:`~nines.evaluate.measure`: the measurement sections (win rate, policies, understanding, reliability).
+- :mod:`~nines.evaluate.winrate`: the naive and coupled win-rate designs over a generator, filter and judge.
+- :mod:`~nines.evaluate.understanding`: a generator's continuations of its own failures, judged.
+- :mod:`~nines.evaluate.prose_eval`: metrics on real-prose labelled sets.
+- :mod:`~nines.evaluate.results`, :mod:`~nines.evaluate.report`: typed results and the HTML report.
+
+The estimators themselves live in :mod:`nines.stats`, which is pure: whatever runs a generator, the
+filter or a judge to produce their inputs is here.
 """

@@ -5,12 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nines.classify.base import Classifier
 from nines.filter import FilterConfig
+from nines.generate.base import Completion, Prompt
+from nines.oracle.base import Oracle, label_all
+
+if TYPE_CHECKING:
+    from nines.evaluate.storyworld_eval import ConditionResult, EvalConfig
+    from nines.storyworld.world import StoryWorld
 
 
 @dataclass
@@ -53,11 +59,11 @@ class MeasureConfig:
             raise ValueError("measure.understanding_threshold must be in (0, 1]")
 
 
-def winrate_section(world: Any, clf: Classifier, families: Sequence[str] | None, cfg: MeasureConfig,
+def winrate_section(world: StoryWorld, clf: Classifier, families: Sequence[str] | None, cfg: MeasureConfig,
                     filter_cfg: FilterConfig, seed: int) -> dict[str, Any]:
     """Filtered-vs-unfiltered win rate by the coupled design (accepted first samples count 1/2)."""
+    from nines.evaluate.winrate import coupled_winrate
     from nines.judge import StoryWorldJudge
-    from nines.stats.winrate import coupled_winrate
 
     prompts = world.sample_prompts(cfg.winrate_prompts, seed=seed)
     judge = StoryWorldJudge(noise=cfg.judge_noise, seed=seed)
@@ -67,29 +73,39 @@ def winrate_section(world: Any, clf: Classifier, families: Sequence[str] | None,
     return {**wr.to_dict(), "judge": f"storyworld-bradley-terry(noise={cfg.judge_noise})"}
 
 
-def _pools(world: Any, clf: Classifier, families: Sequence[str] | None, n_prompts: int, size: int,
-           seed: int) -> tuple[list[str], list[list[Any]], np.ndarray]:
+def _pools(world: StoryWorld, clf: Classifier, families: Sequence[str] | None, n_prompts: int, size: int,
+           seed: int) -> tuple[list[Prompt], list[list[Completion]], np.ndarray]:
     """``size`` completions per prompt, scored: returns prompts, completions, scores ``(n_prompts, size)``."""
     prompts = world.sample_prompts(n_prompts, seed=seed)
     comps = world.generator(families=list(families) if families else None).generate(prompts, n=size, seed=seed)
-    flat_p = [p for p, cs in zip(prompts, comps) for _ in cs]
+    flat_p = [p.text for p, cs in zip(prompts, comps) for _ in cs]
     flat_c = [c.text for cs in comps for c in cs]
     scores = np.asarray(clf.score(flat_p, flat_c)).reshape(n_prompts, size)
     return prompts, comps, scores
 
 
-def policy_section(world: Any, clf: Classifier, families: Sequence[str] | None, cfg: MeasureConfig,
-                   seed: int) -> dict[str, Any]:
-    """Batch-of-k keep-the-safest vs sequential rejection sampling, exact on each prompt's pool."""
+def _oracle_labels(oracle: Oracle, prompts: Sequence[Prompt], comps: Sequence[Sequence[Completion]]) -> np.ndarray:
+    """Oracle labels of every pooled completion, shape ``(n_prompts, pool)``; NaN where it cannot say."""
+    flat = label_all(oracle, [p for p, cs in zip(prompts, comps) for _ in cs], [c.text for cs in comps for c in cs])
+    return np.array([np.nan if y is None else float(y) for y in flat]).reshape(len(prompts), -1)
+
+
+def policy_section(world: StoryWorld, clf: Classifier, families: Sequence[str] | None, cfg: MeasureConfig,
+                   seed: int, oracle: Oracle | None = None) -> dict[str, Any]:
+    """Batch-of-k keep-the-safest vs sequential rejection sampling, exact on each prompt's pool.
+
+    Labels come from ``oracle`` (default StoryWorld's exact one); a pool holding a completion the
+    oracle cannot label is left out.
+    """
     from nines.stats.batch_vs_sequential import policy_difference_report
 
-    _, comps, scores = _pools(world, clf, families, cfg.policy_prompts, cfg.pool_size, seed)
+    prompts, comps, scores = _pools(world, clf, families, cfg.policy_prompts, cfg.pool_size, seed)
+    all_labels = _oracle_labels(oracle if oracle is not None else world.oracle(), prompts, comps)
     pools = []
-    for cs, s in zip(comps, scores):
-        if not np.any(s <= clf.threshold):
+    for cs, s, labels in zip(comps, scores, all_labels):
+        if not np.any(s <= clf.threshold) or np.isnan(labels).any():
             continue  # a pool with nothing accepted says nothing about which accepted item is returned
         probs = np.full(len(cs), 1.0 / len(cs))
-        labels = np.array([bool(c.meta["injurious"]) for c in cs], dtype=float)
         quality = np.array([float(c.meta["quality"]) for c in cs])
         pools.append((probs, s, labels, quality))
     if len(pools) < 2:
@@ -104,16 +120,19 @@ def policy_section(world: Any, clf: Classifier, families: Sequence[str] | None, 
             "quality_significant": rep.quality_significant, "pool_size": cfg.pool_size}
 
 
-def understanding_section(world: Any, failures: Sequence[tuple[str, str]], cfg: MeasureConfig,
+def understanding_section(world: StoryWorld, failures: Sequence[tuple[Prompt, str]], cfg: MeasureConfig,
                           seed: int) -> dict[str, Any]:
-    """For each failure, how often StoryWorld's (simulated) generator continues it with the injury."""
-    from nines.stats.understanding import oracle_judge, split_egregious, understanding_rate
+    """For each (StoryWorld Prompt, completion) failure, how often StoryWorld's (simulated) generator
+    continues it with the injury."""
+    from nines.evaluate.understanding import oracle_judge, understanding_rate
+    from nines.stats.understanding import split_egregious
     from nines.storyworld.aftermath import AftermathGenerator
 
     if not failures:
         return {"n_failures": 0, "egregious": 0, "subtle": 0, "threshold": cfg.understanding_threshold,
                 "examples": []}
-    results = understanding_rate(AftermathGenerator(world), oracle_judge(), list(failures),
+    results = understanding_rate(AftermathGenerator(world, pairs=failures), oracle_judge(),
+                                 [(p.text, c) for p, c in failures],
                                  n_continuations=cfg.understanding_continuations, seed=seed)
     egregious, subtle = split_egregious(results, cfg.understanding_threshold)
     return {
@@ -125,11 +144,12 @@ def understanding_section(world: Any, failures: Sequence[tuple[str, str]], cfg: 
     }
 
 
-def reliability_section(world: Any, clf: Classifier, families: Sequence[str] | None, cfg: MeasureConfig,
-                        seed: int, confidence: float = 0.95) -> dict[str, Any]:
+def reliability_section(world: StoryWorld, clf: Classifier, families: Sequence[str] | None, cfg: MeasureConfig,
+                        seed: int, confidence: float = 0.95, oracle: Oracle | None = None) -> dict[str, Any]:
     """The filtered failure rate at every threshold, from ONE labelled set of unfiltered first samples.
 
-    Each prompt's first sample is labelled (here by the oracle; by people in real use) and
+    Each prompt's first sample is labelled by ``oracle`` (default StoryWorld's exact one; a table of
+    people's labels in real use; prompts whose first sample it cannot label are left out) and
     ``samples_per_prompt`` samples in all are scored by the classifier (cheap, unlabelled), giving
     P̂(accept | x) = share of them at or under t. The reweighted (ratio) estimator with weights
     a / P̂(accept | x) then gives the filtered policy's failure rate at any threshold. P̂ includes the
@@ -138,8 +158,10 @@ def reliability_section(world: Any, clf: Classifier, families: Sequence[str] | N
     """
     from nines.stats.reweight import failure_rate_curve, pooled_failure_rate
 
-    _, comps, scores = _pools(world, clf, families, cfg.reliability_prompts, cfg.samples_per_prompt, seed)
-    labels = np.array([bool(cs[0].meta["injurious"]) for cs in comps], dtype=float)
+    prompts, comps, scores = _pools(world, clf, families, cfg.reliability_prompts, cfg.samples_per_prompt, seed)
+    labels = _oracle_labels(oracle if oracle is not None else world.oracle(), prompts, [cs[:1] for cs in comps])[:, 0]
+    known = ~np.isnan(labels)
+    labels, scores = labels[known], scores[known]
     first = scores[:, 0]
     qs = np.quantile(scores, [0.5, 0.8, 0.9, 0.93, 0.95, 0.96, 0.97, 0.98, 0.99, 0.995])
     thresholds = np.unique(np.clip(np.concatenate([qs, [clf.threshold]]), 0.0, 1.0))
@@ -160,28 +182,29 @@ def reliability_section(world: Any, clf: Classifier, families: Sequence[str] | N
     }
 
 
-def run_measurements(world: Any, clf: Classifier, conditions: Sequence[Any], families: dict[str, Any],
-                     cfg: MeasureConfig, filter_cfg: FilterConfig, eval_cfg: Any,
-                     console: Any = None) -> dict[str, Any]:
+def run_measurements(world: StoryWorld, clf: Classifier, conditions: Sequence[ConditionResult],
+                     families: dict[str, Any], cfg: MeasureConfig, filter_cfg: FilterConfig, eval_cfg: EvalConfig,
+                     console: Any = None, oracle: Oracle | None = None) -> dict[str, Any]:
     """All measurement sections for a run's conditions (results of :func:`evaluate_condition`).
 
     Reliability and batch-vs-sequential are measured on the first condition (the in-family one);
     the win rate on every condition; generator understanding on every filtered failure found.
+    StoryWorld samples the prompts; labels come from ``oracle`` (default StoryWorld's exact one).
     """
     seed = eval_cfg.seed + 7
     first = conditions[0]
     out: dict[str, Any] = {"config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__}}
-    out["reliability"] = reliability_section(world, clf, families[first.name], cfg, seed, eval_cfg.confidence)
+    out["reliability"] = reliability_section(world, clf, families[first.name], cfg, seed, eval_cfg.confidence,
+                                             oracle=oracle)
     out["reliability"]["condition"] = first.name
     out["winrate"] = {c.name: winrate_section(world, clf, families[c.name], cfg, filter_cfg, seed + 1 + i)
                       for i, c in enumerate(conditions)}
-    out["batch_vs_sequential"] = policy_section(world, clf, families[first.name], cfg, seed + 50)
+    out["batch_vs_sequential"] = policy_section(world, clf, families[first.name], cfg, seed + 50, oracle=oracle)
     out["batch_vs_sequential"]["condition"] = first.name
     examples = [ex for c in conditions for ex in c.filtered_failure_examples]
-    # Evaluation sampled many prompts since; re-register the failures' scenes so they can be continued.
+    # The saved scene ids rebuild the failures' Prompts (the simulated aftermath needs StoryWorld scenes).
     known = [ex for ex in examples if ex.get("scene_id") is not None]
-    world.remember_prompts([ex["prompt"] for ex in known], [ex["scene_id"] for ex in known])
-    failures = [(ex["prompt"], ex["completion"]) for ex in known]
+    failures = list(zip(world.prompts_of_scenes([ex["scene_id"] for ex in known]), [ex["completion"] for ex in known]))
     out["understanding"] = understanding_section(world, failures, cfg, seed + 60)
     if console is not None:
         rel = out["reliability"]["at_threshold"]

@@ -13,6 +13,8 @@ matplotlib.use("Agg")  # headless: the report is written on machines without a d
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from nines.stats.binomial import Interval  # noqa: E402
+
 
 def _png(fig: Any) -> str:
     buf = io.BytesIO()
@@ -55,19 +57,18 @@ def tradeoff_plot(rejection: np.ndarray, recall: np.ndarray, chosen_rejection: f
     return _png(fig)
 
 
-def failure_rate_plot(names: Sequence[str], intervals: Sequence[dict[str, Any]]) -> str:
+def failure_rate_plot(names: Sequence[str], intervals: Sequence[Interval]) -> str:
     """Failure rates with their confidence intervals, log scale (zero failures shows its upper bound)."""
     fig, ax = plt.subplots(figsize=(6.4, 0.5 + 0.55 * len(names)))
     ys = np.arange(len(names))
     for yv, iv in zip(ys, intervals):
-        est = iv["estimate"]
-        lo = max(iv["lower"], 1e-7)
-        ax.plot([lo, iv["upper"]], [yv, yv], color="k", lw=2)
-        if est > 0:
-            ax.plot([est], [yv], "o", color="tab:red")
+        lo = max(iv.lower, 1e-7)
+        ax.plot([lo, iv.upper], [yv, yv], color="k", lw=2)
+        if iv.estimate > 0:
+            ax.plot([iv.estimate], [yv], "o", color="tab:red")
         else:
-            ax.plot([iv["upper"]], [yv], "<", color="tab:green")
-    ax.set_yticks(ys, [f"{n}  ({iv['k']}/{iv['n']})" for n, iv in zip(names, intervals)], fontsize=8)
+            ax.plot([iv.upper], [yv], "<", color="tab:green")
+    ax.set_yticks(ys, [f"{n}  ({iv.k}/{iv.n})" for n, iv in zip(names, intervals)], fontsize=8)
     ax.set_xscale("log")
     ax.set_xlabel("failure rate (injurious completions returned), 95% exact interval")
     ax.invert_yaxis()
@@ -97,7 +98,7 @@ def training_plot(history: Sequence[dict[str, Any]]) -> str:
     return _png(fig)
 
 
-def failure_vs_threshold_plot(rel: dict[str, Any], threshold: float, direct: dict[str, Any] | None = None) -> str:
+def failure_vs_threshold_plot(rel: dict[str, Any], threshold: float, direct: Interval | None = None) -> str:
     """Reweighted filtered failure rate (with interval) against the threshold, chosen threshold marked."""
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     t = np.asarray(rel["thresholds"])
@@ -107,8 +108,8 @@ def failure_vs_threshold_plot(rel: dict[str, Any], threshold: float, direct: dic
     ax.plot(t, np.maximum(est, 1e-6), "o-", color="tab:blue", ms=3, label="estimate")
     ax.axvline(threshold, color="k", ls="--", label=f"chosen threshold {threshold:.3g}")
     if direct is not None:
-        err = [[max(direct["estimate"] - direct["lower"], 0)], [direct["upper"] - direct["estimate"]]]
-        ax.errorbar([threshold], [max(direct["estimate"], 1e-6)], yerr=err, fmt="s", color="tab:red",
+        err = [[max(direct.estimate - direct.lower, 0)], [direct.upper - direct.estimate]]
+        ax.errorbar([threshold], [max(direct.estimate, 1e-6)], yerr=err, fmt="s", color="tab:red",
                     capsize=4, label="direct filter run (oracle)")
     ax.set_yscale("log")
     ax.set_xlabel("threshold (calibrated p)")

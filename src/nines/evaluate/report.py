@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nines.evaluate import plots
 from nines.stats.binomial import Interval, nines_line
+
+if TYPE_CHECKING:
+    from nines.classify.calibrate import Calibration
+    from nines.evaluate.prose_eval import ProseMetrics
+    from nines.evaluate.results import Evaluation, RunSummary
+    from nines.evaluate.storyworld_eval import ConditionResult
 
 _CSS = """
 body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222}
@@ -18,47 +25,43 @@ code{background:#f4f4f4;padding:0 3px}
 """
 
 
-def _iv(d: dict[str, Any]) -> Interval:
-    return Interval(d["k"], d["n"], d["estimate"], d["lower"], d["upper"], d["confidence"], d["method"])
-
-
-def _fmt_iv(d: dict[str, Any]) -> str:
-    return (f"<td>{d['n']:,}</td><td>{d['k']:,}</td><td>{d['estimate']:.3g}</td>"
-            f"<td>[{d['lower']:.3g}, {d['upper']:.3g}]</td><td>{html.escape(d['method'])} {d['confidence']:.0%}</td>")
+def _fmt_iv(iv: Interval) -> str:
+    return (f"<td>{iv.n:,}</td><td>{iv.k:,}</td><td>{iv.estimate:.3g}</td>"
+            f"<td>[{iv.lower:.3g}, {iv.upper:.3g}]</td><td>{html.escape(iv.method)} {iv.confidence:.0%}</td>")
 
 
 def _img(b64: str, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{b64}" style="max-width:100%">'
 
 
-def _conditions_table(conds: dict[str, Any]) -> str:
+def _conditions_table(conds: Sequence[ConditionResult]) -> str:
     rows = []
-    for name, c in conds.items():
-        rows.append(f"<tr><td>{html.escape(name)}: unfiltered</td>{_fmt_iv(c['unfiltered'])}"
-                    f"<td>{c['unfiltered_exact']:.4g}</td></tr>")
-        rows.append(f"<tr><td>{html.escape(name)}: filtered</td>{_fmt_iv(c['filtered'])}<td></td></tr>")
+    for c in conds:
+        name = html.escape(c.name)
+        rows.append(f"<tr><td>{name}: unfiltered</td>{_fmt_iv(c.unfiltered)}<td>{c.unfiltered_exact:.4g}</td></tr>")
+        rows.append(f"<tr><td>{name}: filtered</td>{_fmt_iv(c.filtered)}<td></td></tr>")
     head = ("<tr><th>policy</th><th>n</th><th>failures</th><th>rate</th><th>interval</th><th>method</th>"
             "<th>exact truth</th></tr>")
     return f"<table>{head}{''.join(rows)}</table>"
 
 
-def _cost_table(conds: dict[str, Any]) -> str:
+def _cost_table(conds: Sequence[ConditionResult]) -> str:
     head = ("<tr><th>condition</th><th>prompts</th><th>first-sample rejection</th><th>samples per accepted</th>"
             "<th>refused</th><th>fallback</th><th>quality unfiltered</th><th>quality filtered</th></tr>")
     rows = [
-        f"<tr><td>{html.escape(n)}</td><td>{c['n_prompts']:,}</td><td>{c['first_sample_rejection_rate']:.2%}</td>"
-        f"<td>{c['attempts_per_accepted']:.3f}</td><td>{c['refused']}</td><td>{c['fallback']}</td>"
-        f"<td>{c['quality_unfiltered']:.3f}</td><td>{c['quality_filtered']:.3f}</td></tr>"
-        for n, c in conds.items()
+        f"<tr><td>{html.escape(c.name)}</td><td>{c.n_prompts:,}</td><td>{c.first_sample_rejection_rate:.2%}</td>"
+        f"<td>{c.attempts_per_accepted:.3f}</td><td>{c.refused}</td><td>{c.fallback}</td>"
+        f"<td>{c.quality_unfiltered:.3f}</td><td>{c.quality_filtered:.3f}</td></tr>"
+        for c in conds
     ]
     return f"<table>{head}{''.join(rows)}</table>"
 
 
-def _failures_list(conds: dict[str, Any]) -> str:
+def _failures_list(conds: Sequence[ConditionResult]) -> str:
     items = []
-    for name, c in conds.items():
-        for ex in c.get("filtered_failure_examples", [])[:8]:
-            items.append(f"<li><b>{html.escape(name)}</b> [{html.escape(str(ex.get('family')))}] "
+    for c in conds:
+        for ex in c.filtered_failure_examples[:8]:
+            items.append(f"<li><b>{html.escape(c.name)}</b> [{html.escape(str(ex.get('family')))}] "
                          f"{html.escape(ex['prompt'])} <i>{html.escape(ex['completion'] or '')}</i></li>")
     return "<ul>" + "".join(items) + "</ul>" if items else "<p>No failures got through the filter.</p>"
 
@@ -68,17 +71,18 @@ def _page(title: str, body: str) -> str:
             f"<style>{_CSS}</style></head><body>{body}</body></html>")
 
 
-def _failure_sections(conds: dict[str, Any]) -> str:
+def _failure_sections(conds: Sequence[ConditionResult]) -> str:
     """Headline, failure-rate table and plot, cost table, and failures that got through."""
     headline = "".join(
-        f"<p class='headline'><b>{html.escape(n)}</b>: unfiltered {_iv(c['unfiltered'])}; "
-        f"filtered {_iv(c['filtered'])}.<br>{html.escape(nines_line(_iv(c['filtered']), 'filtered completions'))}.</p>"
-        for n, c in conds.items()
+        f"<p class='headline'><b>{html.escape(c.name)}</b>: unfiltered {c.unfiltered}; "
+        f"filtered {c.filtered}.<br>{html.escape(nines_line(c.filtered, 'filtered completions'))}.</p>"
+        for c in conds
     )
-    names, ivs = [], []
-    for n, c in conds.items():
-        names += [f"{n}, unfiltered", f"{n}, filtered"]
-        ivs += [c["unfiltered"], c["filtered"]]
+    names: list[str] = []
+    ivs: list[Interval] = []
+    for c in conds:
+        names += [f"{c.name}, unfiltered", f"{c.name}, filtered"]
+        ivs += [c.unfiltered, c.filtered]
     return f"""
 <p class="note">Every rate carries n, the failures k, the estimate, the two-sided interval and its method.
 Truth comes from StoryWorld's exact oracle; "exact truth" is the mean exact p(injurious) of the unfiltered
@@ -91,56 +95,52 @@ generator over the sampled prompts.</p>
 <h2>Failures that got through</h2>{_failures_list(conds)}"""
 
 
-def _classifier_section(summary: dict[str, Any], cal: dict[str, Any], history: list[dict[str, Any]]) -> str:
-    info = summary["calibration"]
-    curve = cal["curve"]
-    seed = summary["seed_test"]
-    val_recall = "n/a" if info["val_recall"] is None else f"{info['val_recall']:.3f}"
-    tradeoff = plots.tradeoff_plot(curve.rejection_rate, curve.recall, info["clean_rejection_rate"],
-                                   info["val_recall"], info["rejection_budget"])
-    hist = plots.score_histogram(cal["val_scores"], cal["val_labels"], cal["clean_scores"], info["threshold"])
+def _classifier_section(summary: RunSummary) -> str:
+    cal, seed = summary.calibration, summary.seed_test
+    val_recall = "n/a" if cal.val_recall is None else f"{cal.val_recall:.3f}"
+    tradeoff = plots.tradeoff_plot(cal.curve.rejection_rate, cal.curve.recall, cal.clean_rejection_rate,
+                                   cal.val_recall, cal.rejection_budget)
+    hist = plots.score_histogram(cal.val_scores, cal.val_labels, cal.clean_scores, cal.threshold)
     return f"""
 <h2>Classifier and threshold</h2>
 <table><tr><th>figure</th><th>value</th></tr>
-<tr><td>threshold rule</td><td>{html.escape(info['rule'])} (budget {info['rejection_budget']:.0%})</td></tr>
-<tr><td>threshold (calibrated p)</td><td>{info['threshold']:.4g}</td></tr>
-<tr><td>temperature</td><td>{info['temperature']:.3f}</td></tr>
-<tr><td>ECE before / after temperature</td><td>{info['ece_before']:.3f} / {info['ece_after']:.3f}</td></tr>
-<tr><td>clean first samples rejected</td><td>{info['clean_rejection_rate']:.2%} of {info['n_clean']:,}</td></tr>
-<tr><td>val recall at threshold</td><td>{val_recall} (n={info['n_val']:,} val snippets)</td></tr>
-<tr><td>seed set (real prose), held-out recall</td><td>{_iv(seed['recall'])}</td></tr>
-<tr><td>seed set (real prose), held-out false-positive rate</td><td>{_iv(seed['false_positive_rate'])}</td></tr>
+<tr><td>threshold rule</td><td>{html.escape(cal.rule)} (budget {cal.rejection_budget:.0%})</td></tr>
+<tr><td>threshold (calibrated p)</td><td>{cal.threshold:.4g}</td></tr>
+<tr><td>temperature</td><td>{cal.temperature:.3f}</td></tr>
+<tr><td>ECE before / after temperature</td><td>{cal.ece_before:.3f} / {cal.ece_after:.3f}</td></tr>
+<tr><td>clean first samples rejected</td><td>{cal.clean_rejection_rate:.2%} of {cal.n_clean:,}</td></tr>
+<tr><td>val recall at threshold</td><td>{val_recall} (n={cal.n_val:,} val snippets)</td></tr>
+<tr><td>seed set (real prose), held-out recall</td><td>{seed.recall}</td></tr>
+<tr><td>seed set (real prose), held-out false-positive rate</td><td>{seed.false_positive_rate}</td></tr>
 </table>
-{_pools_table(info)}{_real_prose_section(summary)}
+{_pools_table(cal)}{_real_prose_section(summary.real_prose)}
 <h3>Trade-off: recall vs rejection rate</h3>{_img(tradeoff, "trade-off curve")}
 <h3>Scores by label</h3>{_img(hist, "score histogram")}
-<h3>Training</h3>{_img(plots.training_plot(history), "training curve")}"""
+<h3>Training</h3>{_img(plots.training_plot(summary.training_history), "training curve")}"""
 
 
-def _pools_table(info: dict[str, Any]) -> str:
-    pools = info.get("pools") or {}
-    if len(pools) < 2:
+def _pools_table(cal: Calibration) -> str:
+    if len(cal.pools) < 2:
         return ""
-    rows = "".join(f"<tr><td>{html.escape(name)}</td><td>{p['n']:,}</td><td>{p['budget']:.0%}</td>"
-                   f"<td>{p['rejection_rate']:.2%}</td><td>{p['threshold_alone']:.4g}</td></tr>"
-                   for name, p in pools.items())
+    rows = "".join(f"<tr><td>{html.escape(p.name)}</td><td>{p.n:,}</td><td>{p.budget:.0%}</td>"
+                   f"<td>{p.rejection_rate:.2%}</td><td>{p.threshold_alone:.4g}</td></tr>"
+                   for p in cal.pools)
     return f"""
 <h3>Clean pools: rejection at the threshold</h3>
 <table><tr><th>pool</th><th>samples</th><th>budget</th><th>rejected at threshold</th><th>threshold from this pool alone</th></tr>
 {rows}</table>"""
 
 
-def _real_prose_section(summary: dict[str, Any]) -> str:
-    sets = summary.get("real_prose") or []
+def _real_prose_section(sets: Sequence[ProseMetrics]) -> str:
     if not sets:
         return ""
     rows = "".join(
-        f"<tr><td>{html.escape(m['name'])}</td><td>{m['n']:,} ({m['n_injurious']:,} injurious)</td>"
-        f"<td>{_iv(m['recall'])}</td><td>{_iv(m['false_flag_rate'])}</td>"
-        f"<td>{'n/a' if m['auc'] is None else format(m['auc'], '.3f')}</td>"
-        f"<td>{'n/a' if m['recall_at_matched'] is None else format(m['recall_at_matched'], '.3f')}</td></tr>"
+        f"<tr><td>{html.escape(m.name)}</td><td>{m.n:,} ({m.n_injurious:,} injurious)</td>"
+        f"<td>{m.recall}</td><td>{m.false_flag_rate}</td>"
+        f"<td>{'n/a' if m.auc is None else format(m.auc, '.3f')}</td>"
+        f"<td>{'n/a' if m.recall_at_matched is None else format(m.recall_at_matched, '.3f')}</td></tr>"
         for m in sets)
-    dev = "" if any(m["name"] == "devset" for m in sets) else (
+    dev = "" if any(m.name == "devset" for m in sets) else (
         "<p class=\"note\">The third-party dev set was not measured: it is rebuilt from ../shared, "
         "which this machine lacks.</p>")
     return f"""
@@ -152,12 +152,12 @@ third-party dev set (TinyStories and Grimm sentences, labelled by the guide) whe
 <th>recall at matched rate</th></tr>{rows}</table>{dev}"""
 
 
-def _reliability_section(rel: dict[str, Any], threshold: float, direct: dict[str, Any] | None) -> str:
+def _reliability_section(rel: dict[str, Any], threshold: float, direct: Interval | None) -> str:
     at, pooled = rel["at_threshold"], rel["pooled_at_threshold"]
     rows = "".join(
         f"<tr><td>{t:.4g}</td><td>{a:.3f}</td><td>{e:.3g}</td><td>[{lo:.3g}, {hi:.3g}]</td></tr>"
         for t, a, e, lo, hi in zip(rel["thresholds"], rel["acceptance"], rel["estimate"], rel["lower"], rel["upper"]))
-    direct_txt = (f"The direct filter run on fresh prompts measured {_iv(direct)}." if direct else "")
+    direct_txt = (f"The direct filter run on fresh prompts measured {direct}." if direct else "")
     return f"""
 <h2>Reliability from unfiltered labels</h2>
 <p>One labelled set of {rel['n_labels']:,} unfiltered first samples ({rel['n_failures_unfiltered']} injurious;
@@ -216,11 +216,11 @@ the injury happened (the generator itself knows), subtle otherwise. Generator: {
 <ul>{items}</ul>"""
 
 
-def _measures(measures: dict[str, Any] | None, threshold: float, conds: dict[str, Any]) -> str:
+def _measures(measures: dict[str, Any] | None, threshold: float, conds: Sequence[ConditionResult]) -> str:
     if not measures:
         return ""
     rel = measures["reliability"]
-    direct = conds.get(rel["condition"], {}).get("filtered")
+    direct = next((c.filtered for c in conds if c.name == rel["condition"]), None)
     return (_reliability_section(rel, threshold, direct) + _winrate_section(measures["winrate"])
             + _policy_section(measures["batch_vs_sequential"]) + _understanding_section(measures["understanding"]))
 
@@ -253,30 +253,33 @@ def _kv_table(d: dict[str, Any], unit: str = "") -> str:
     return f"<table>{rows}</table>"
 
 
-def write_report(path: str | Path, summary: dict[str, Any], cal: dict[str, Any],
-                 history: list[dict[str, Any]], data: Any = None, active_learning: dict[str, Any] | None = None) -> Path:
-    """Write a demo run's ``report.html``: failure rates, cost, distillation, classifier, threshold, training, data."""
-    from nines.distill.report import distill_section
+def write_report(path: str | Path, summary: RunSummary, active_learning: dict[str, Any] | None = None,
+                 distillation_html: str = "") -> Path:
+    """Write a demo run's ``report.html``: failure rates, cost, distillation, classifier, threshold, training, data.
 
+    ``distillation_html`` is the distillation section, rendered by the caller
+    (:func:`nines.distill.report.distill_section`): evaluation sits below distillation in the layers.
+    """
     p = Path(path)
-    timings = {k: f"{v:.1f}" for k, v in summary["timings"].items()}
+    conds = summary.evaluation.conditions
+    timings = {k: f"{v:.1f}" for k, v in summary.timings.items()}
     body = (f"<h1>nines run report</h1><p class='note'>Run folder <code>{html.escape(str(p.parent))}</code>.</p>"
-            + _failure_sections(summary["conditions"])
-            + _measures(summary.get("measures"), summary["calibration"]["threshold"], summary["conditions"])
-            + distill_section(summary.get("distillation"), p.parent / "distill")
-            + active_learning_section(active_learning) + _classifier_section(summary, cal, history)
-            + "<h2>Data</h2>" + _kv_table(summary["data"]) + "<h2>Timings (s)</h2>" + _kv_table(timings))
+            + _failure_sections(conds)
+            + _measures(summary.evaluation.measures, summary.calibration.threshold, conds)
+            + distillation_html
+            + active_learning_section(active_learning) + _classifier_section(summary)
+            + "<h2>Data</h2>" + _kv_table(summary.data) + "<h2>Timings (s)</h2>" + _kv_table(timings))
     p.write_text(_page("nines report", body))
     return p
 
 
-def write_eval_report(path: str | Path, summary: dict[str, Any], active_learning: dict[str, Any] | None = None) -> Path:
+def write_eval_report(path: str | Path, evaluation: Evaluation, active_learning: dict[str, Any] | None = None) -> Path:
     """Write ``nines evaluate``'s report: failure rates with bounds and what the filter costs."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    body = (f"<h1>nines evaluation</h1><p class='note'>Classifier <code>{html.escape(summary['classifier'])}</code>, "
-            f"threshold {summary['threshold']:.4g}.</p>" + _failure_sections(summary["conditions"])
-            + _measures(summary.get("measures"), summary["threshold"], summary["conditions"])
+    body = (f"<h1>nines evaluation</h1><p class='note'>Classifier <code>{html.escape(evaluation.classifier)}</code>, "
+            f"threshold {evaluation.threshold:.4g}.</p>" + _failure_sections(evaluation.conditions)
+            + _measures(evaluation.measures, evaluation.threshold, evaluation.conditions)
             + active_learning_section(active_learning))
     p.write_text(_page("nines evaluation", body))
     return p

@@ -20,7 +20,7 @@ import numpy as np
 
 from nines.classify.base import Classifier
 from nines.filter.config import FilterConfig
-from nines.generate.base import Completion, Generator
+from nines.generate.base import Completion, Generator, PromptLike, as_prompts
 
 Rule = Literal["accepted", "fallback_refuse", "fallback_safest"]
 
@@ -30,7 +30,9 @@ class FilterResult:
     """The outcome of rejection sampling for one prompt.
 
     Attributes:
-        prompt: the prompt.
+        prompt: the prompt's text.
+        prompt_id: the prompt's id (:attr:`nines.generate.base.Prompt.id`; a plain-string prompt's is
+            its content hash), so a result is joined to its prompt, label or store row by id.
         completion: the returned completion's text, ``None`` when refused.
         accepted: True only when the returned completion passed its effective threshold.
         attempts: completions sampled for this prompt (all of them, including the rest of the
@@ -50,6 +52,7 @@ class FilterResult:
     """
 
     prompt: str
+    prompt_id: str
     completion: str | None
     accepted: bool
     attempts: int
@@ -130,11 +133,17 @@ def _check_scores(scores: Any, n: int) -> list[float]:
 def _iter_rounds(
     generator: Generator,
     classifier: Classifier,
-    prompts: Sequence[str],
+    prompts: Sequence[PromptLike],
     cfg: FilterConfig,
     base: float,
 ) -> Iterator[tuple[int, list[int], list[FilterResult | None]]]:
-    """Run the rounds; after each yields (round index, newly resolved prompt indices, results)."""
+    """Run the rounds; after each yields (round index, newly resolved prompt indices, results).
+
+    The generator gets the prompts as given (a backend with latent state needs its own Prompt
+    objects); the classifier gets their texts.
+    """
+    ided = as_prompts(prompts)
+    texts = [p.text for p in ided]
     results: list[FilterResult | None] = [None] * len(prompts)
     pending = [_Pending(i) for i in range(len(prompts))]
     run_id = uuid.uuid4().hex
@@ -147,7 +156,7 @@ def _iter_rounds(
             generator.generate(batch_prompts, n=n, seed=round_seed(cfg.seed, round_index)),
             len(pending), n, getattr(generator, "name", type(generator).__name__),
         )
-        flat_prompts = [pr for pr in batch_prompts for _ in range(n)]
+        flat_prompts = [texts[p.index] for p in pending for _ in range(n)]
         flat_texts = [c.text for comps in out for c in comps]
         flat_scores = _check_scores(classifier.score(flat_prompts, flat_texts), len(flat_texts))
         sampled += n
@@ -167,7 +176,7 @@ def _iter_rounds(
             if j is not None:
                 c = comps[j]
                 results[p.index] = FilterResult(
-                    prompt=prompts[p.index], completion=c.text, accepted=True, attempts=len(p.scores),
+                    prompt=texts[p.index], prompt_id=ided[p.index].id, completion=c.text, accepted=True, attempts=len(p.scores),
                     scores=list(p.scores), rule="accepted", threshold_used=thr,
                     completion_meta=dict(c.meta), logprob=c.logprob, base_threshold=base,
                     rounds=p.rounds, score=float(scores[j]), run_id=run_id,
@@ -176,7 +185,7 @@ def _iter_rounds(
                 continue
             p.rejections += len(scores)
             if sampled >= cfg.max_attempts:
-                results[p.index] = _fallback(p, prompts[p.index], cfg, base, run_id)
+                results[p.index] = _fallback(p, texts[p.index], ided[p.index].id, cfg, base, run_id)
                 resolved.append(p.index)
             else:
                 still.append(p)
@@ -185,20 +194,20 @@ def _iter_rounds(
         round_index += 1
 
 
-def _fallback(p: _Pending, prompt: str, cfg: FilterConfig, base: float, run_id: str) -> FilterResult:
+def _fallback(p: _Pending, prompt: str, prompt_id: str, cfg: FilterConfig, base: float, run_id: str) -> FilterResult:
     """Nothing was accepted within ``max_attempts``: refuse, or return the safest seen, flagged."""
     finite = [i for i, s in enumerate(p.scores) if not math.isnan(s)]
     if cfg.fallback == "safest" and finite:
         i = min(finite, key=lambda j: (p.scores[j], j))
         c = p.samples[i]
         return FilterResult(
-            prompt=prompt, completion=c.text, accepted=False, attempts=len(p.scores), scores=list(p.scores),
+            prompt=prompt, prompt_id=prompt_id, completion=c.text, accepted=False, attempts=len(p.scores), scores=list(p.scores),
             rule="fallback_safest", threshold_used=p.threshold, completion_meta=dict(c.meta),
             logprob=c.logprob, base_threshold=base, rounds=p.rounds, score=p.scores[i], run_id=run_id,
         )
     # Refusing is also the answer when every score was NaN: no completion is known to be safest.
     return FilterResult(
-        prompt=prompt, completion=None, accepted=False, attempts=len(p.scores), scores=list(p.scores),
+        prompt=prompt, prompt_id=prompt_id, completion=None, accepted=False, attempts=len(p.scores), scores=list(p.scores),
         rule="fallback_refuse", threshold_used=p.threshold, completion_meta={}, logprob=None,
         base_threshold=base, rounds=p.rounds, run_id=run_id,
     )
@@ -217,7 +226,7 @@ def _base_threshold(classifier: Classifier, cfg: FilterConfig) -> float:
 def filter_generate(
     generator: Generator,
     classifier: Classifier,
-    prompts: Sequence[str],
+    prompts: Sequence[PromptLike],
     config: FilterConfig | None = None,
     progress: bool = True,
 ) -> list[FilterResult]:
@@ -233,7 +242,9 @@ def filter_generate(
         generator: samples the completions.
         classifier: scores them; a score strictly above the effective threshold is a rejection,
             and a NaN score is always a rejection.
-        prompts: the prompts; duplicates are sampled independently.
+        prompts: :class:`~nines.generate.base.Prompt` objects or plain strings (passed to the
+            generator as given; each result carries the prompt's id); duplicates are sampled
+            independently.
         config: the filter settings (defaults to ``FilterConfig()``).
         progress: show a progress bar over resolved prompts once a second round is needed.
 
@@ -245,6 +256,8 @@ def filter_generate(
             the wrong number of items.
     """
     cfg = config if config is not None else FilterConfig()
+    if isinstance(prompts, str):
+        raise TypeError("prompts must be a sequence of prompts, not a single string; wrap it in a list")
     prompts = list(prompts)
     if not prompts:
         return []
@@ -307,7 +320,7 @@ class FilteredGenerator:
         self.name: str = f"filtered:{inner.name}"
         self.last_results: list[FilterResult] = []
 
-    def generate(self, prompts: Sequence[str], n: int = 1, seed: int | None = None) -> list[list[Completion]]:
+    def generate(self, prompts: Sequence[PromptLike], n: int = 1, seed: int | None = None) -> list[list[Completion]]:
         """Sample ``n`` filtered completions per prompt (see the class docstring)."""
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from transformers import StoppingCriteria
 
-from nines.generate.base import Completion
+from nines.generate.base import Completion, PromptLike, prompt_texts
 
 _DTYPES = ("auto", "float32", "float16", "bfloat16")
 # '.', '!' or '?' (possibly repeated) followed by closing quotes, whitespace or the end of the text.
@@ -234,11 +234,11 @@ class HFGenerator:
         clone.config = replace(self.config, **overrides)
         return clone
 
-    def generate(self, prompts: Sequence[str], n: int = 1, seed: int | None = None) -> list[list[Completion]]:
+    def generate(self, prompts: Sequence[PromptLike], n: int = 1, seed: int | None = None) -> list[list[Completion]]:
         """Sample ``n`` completions per prompt.
 
         Args:
-            prompts: prompt texts.
+            prompts: :class:`~nines.generate.base.Prompt` objects or plain strings (their text is continued).
             n: completions per prompt.
             seed: makes the result reproducible (same prompts, batch size and device).
 
@@ -247,12 +247,11 @@ class HFGenerator:
         """
         import torch
 
-        if isinstance(prompts, str):
-            raise TypeError("prompts must be a sequence of strings, not a single string; wrap it in a list")
+        texts = prompt_texts(prompts)  # raises for a single string
         if not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive int, got {n!r}")
         bs = self.config.batch_size
-        batches = [list(prompts[i : i + bs]) for i in range(0, len(prompts), bs)]
+        batches = [texts[i : i + bs] for i in range(0, len(texts), bs)]
         out: list[list[Completion]] = []
         iterator: Any = batches
         if len(batches) > 1:

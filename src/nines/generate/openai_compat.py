@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from nines.generate.base import Completion
+from nines.generate.base import Completion, Prompt, PromptLike, as_prompts
 
 _RETRY_STATUS = {408, 429, 500, 502, 503, 504}
 
@@ -46,6 +46,9 @@ class OpenAIGeneratorConfig:
         concurrency: requests in flight at once.
         batch_size: prompts per request.
         backoff_s: first retry delay; doubles each retry (a ``Retry-After`` header wins, capped at 60 s).
+        send_prompt_ids: also send each prompt's id as ``prompt_ids`` (a nines extension the nines
+            server understands, so a backend such as StoryWorld behind it gets its own Prompts back).
+            Off by default: hosted APIs reject unknown request fields.
     """
 
     base_url: str
@@ -60,6 +63,7 @@ class OpenAIGeneratorConfig:
     concurrency: int = 8
     batch_size: int = 16
     backoff_s: float = 0.5
+    send_prompt_ids: bool = False
 
     def __post_init__(self) -> None:
         """Validate and normalise the settings.
@@ -169,11 +173,12 @@ class OpenAICompletionsGenerator:
         """Close the HTTP client."""
         self._client.close()
 
-    def generate(self, prompts: Sequence[str], n: int = 1, seed: int | None = None) -> list[list[Completion]]:
+    def generate(self, prompts: Sequence[PromptLike], n: int = 1, seed: int | None = None) -> list[list[Completion]]:
         """Sample ``n`` completions per prompt.
 
         Args:
-            prompts: prompt texts.
+            prompts: :class:`~nines.generate.base.Prompt` objects or plain strings; the text is sent,
+                and with ``config.send_prompt_ids`` the ids too (the nines server's ``prompt_ids``).
             n: completions per prompt.
             seed: passed to the server (offset per batch); determinism is up to the server.
 
@@ -183,12 +188,11 @@ class OpenAICompletionsGenerator:
         Raises:
             OpenAICompatError: on a 4xx answer or when retries are exhausted.
         """
-        if isinstance(prompts, str):
-            raise TypeError("prompts must be a sequence of strings, not a single string; wrap it in a list")
+        ided = as_prompts(prompts)  # raises for a single string
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
         bs = self.config.batch_size
-        batches = [list(prompts[i : i + bs]) for i in range(0, len(prompts), bs)]
+        batches = [ided[i : i + bs] for i in range(0, len(ided), bs)]
         seeds = [None if seed is None else seed + b for b in range(len(batches))]
         if len(batches) <= 1:
             results = [self._request_batch(b, n, s) for b, s in zip(batches, seeds)]
@@ -199,11 +203,11 @@ class OpenAICompletionsGenerator:
                 )
         return [group for batch in results for group in batch]
 
-    def _payload(self, prompts: list[str], n: int, seed: int | None) -> dict[str, Any]:
+    def _payload(self, prompts: list[Prompt], n: int, seed: int | None) -> dict[str, Any]:
         cfg = self.config
         payload: dict[str, Any] = {
             "model": cfg.model,
-            "prompt": prompts,
+            "prompt": [p.text for p in prompts],
             "n": n,
             "max_tokens": cfg.max_tokens,
             "temperature": cfg.temperature,
@@ -214,6 +218,8 @@ class OpenAICompletionsGenerator:
             payload["stop"] = list(cfg.stop)
         if seed is not None:
             payload["seed"] = seed
+        if cfg.send_prompt_ids:
+            payload["prompt_ids"] = [p.id for p in prompts]
         return payload
 
     def _post(self, payload: dict[str, Any]) -> dict[str, Any]:
@@ -221,7 +227,7 @@ class OpenAICompletionsGenerator:
         cfg = self.config
         return post_with_retries(self._client, self._url, payload, cfg.max_retries, cfg.backoff_s, cfg.model)
 
-    def _request_batch(self, prompts: list[str], n: int, seed: int | None) -> list[list[Completion]]:
+    def _request_batch(self, prompts: list[Prompt], n: int, seed: int | None) -> list[list[Completion]]:
         body = self._post(self._payload(prompts, n, seed))
         choices = sorted(body.get("choices") or [], key=lambda c: c.get("index", 0))
         if len(choices) != len(prompts) * n:

@@ -3,11 +3,13 @@
 ``create_app(generator, model_name)`` returns a FastAPI app with
 
 * ``POST /v1/completions``: ``prompt`` (string or list), ``n``, ``max_tokens``, ``temperature``,
-  ``top_p``, ``stop``, ``seed``, ``logprobs``. Choices are ordered ``prompt_idx * n + j``.
+  ``top_p``, ``stop``, ``seed``, ``logprobs``, and the nines extension ``prompt_ids`` (one id per
+  prompt: the generator then gets ``Prompt(id, text)`` objects). Choices are ordered
+  ``prompt_idx * n + j``.
 * ``POST /v1/chat/completions``: ``messages``, ``n``, ``max_tokens``, ``temperature``, ``top_p``,
   ``stop``, ``seed``. The generator is a plain (base) LM, so the conversation is rendered as one
   prompt: the user and assistant messages' contents joined by newlines (system messages left
-  out; :func:`nines.proxy.chat.render_messages` with ``"joined"``), and the reply is its
+  out; :func:`nines.generate.chat.render_messages` with ``"joined"``), and the reply is its
   continuation.
 * ``GET /v1/models``: the one served model. ``GET /health``: ``{"status": "ok"}``.
 
@@ -44,8 +46,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from nines.generate.base import Completion, Generator
-from nines.proxy.chat import render_messages
+from nines.generate.base import Completion, Generator, Prompt, PromptLike
+from nines.generate.chat import render_messages
 
 MAX_CHOICES = 4096  # prompts x n per request
 
@@ -69,6 +71,9 @@ class CompletionRequest(_Sampling):
 
     prompt: str | list[str] = Field(..., description="one prompt or a non-empty list of prompts")
     logprobs: int | None = Field(None, ge=0, le=5)
+    prompt_ids: list[str] | None = Field(
+        None, description="nines extension: one id per prompt, so the generator gets Prompt(id, text) objects "
+                          "(a backend such as StoryWorld continues only its own Prompts)")
 
 
 class ChatRequest(_Sampling):
@@ -175,7 +180,7 @@ def create_app(generator: Generator, model_name: str) -> FastAPI:
             "data": [{"id": model_name, "object": "model", "created": created, "owned_by": "nines"}],
         }
 
-    def run(req: CompletionRequest | ChatRequest, prompts: list[str]) -> list[Completion] | JSONResponse:
+    def run(req: CompletionRequest | ChatRequest, prompts: list[PromptLike]) -> list[Completion] | JSONResponse:
         """The generator's completions, flat in ``prompt_idx * n + j`` order, or an error answer."""
         if req.model is not None and req.model != model_name:
             return _error(
@@ -209,9 +214,15 @@ def create_app(generator: Generator, model_name: str) -> FastAPI:
 
     @app.post("/v1/completions", response_model=None)
     def completions(req: CompletionRequest) -> dict[str, Any] | JSONResponse:
-        prompts = [req.prompt] if isinstance(req.prompt, str) else list(req.prompt)
-        if not prompts:
+        texts = [req.prompt] if isinstance(req.prompt, str) else list(req.prompt)
+        if not texts:
             return _error(400, "prompt must be a string or a non-empty list of strings")
+        prompts: list[PromptLike] = list(texts)
+        if req.prompt_ids is not None:
+            if len(req.prompt_ids) != len(texts) or not all(req.prompt_ids):
+                return _error(400, f"prompt_ids must hold one non-empty id per prompt ({len(texts)}), "
+                                   f"got {len(req.prompt_ids)}")
+            prompts = [Prompt(i, t) for i, t in zip(req.prompt_ids, texts)]
         out = run(req, prompts)
         if isinstance(out, JSONResponse):
             return out
@@ -224,7 +235,7 @@ def create_app(generator: Generator, model_name: str) -> FastAPI:
             }
             for k, c in enumerate(out)
         ]
-        return _body("text_completion", "cmpl", model_name, choices, _count_tokens(generator, prompts), out)
+        return _body("text_completion", "cmpl", model_name, choices, _count_tokens(generator, texts), out)
 
     @app.post("/v1/chat/completions", response_model=None)
     def chat(req: ChatRequest) -> dict[str, Any] | JSONResponse:

@@ -13,7 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from nines.generate.base import Completion
+from nines.generate.base import Completion, PromptLike
 
 #: What a judge accepts as a continuation: a ``Completion``, a dict (``text``/``quality`` keys), or text.
 Candidate = Completion | Mapping[str, Any] | str
@@ -33,7 +33,7 @@ class PairwiseJudge(Protocol):
     name: str
     calls: int
 
-    def compare(self, prompts: Sequence[str], first: Sequence[Candidate], second: Sequence[Candidate]) -> np.ndarray:
+    def compare(self, prompts: Sequence[PromptLike], first: Sequence[Candidate], second: Sequence[Candidate]) -> np.ndarray:
         """Outcomes per pair: 1.0 first better, 0.0 second better, 0.5 tie; shape ``(len(prompts),)``."""
         ...
 
@@ -55,7 +55,7 @@ def text_of(c: Candidate) -> str:
     raise ValueError(f"a candidate must be a Completion, a dict or a str, got {type(c).__name__}")
 
 
-def check_pairs(prompts: Sequence[str], first: Sequence[Any], second: Sequence[Any]) -> None:
+def check_pairs(prompts: Sequence[PromptLike], first: Sequence[Any], second: Sequence[Any]) -> None:
     """Raise a ValueError unless the three sequences have the same length (and are not a bare str)."""
     if isinstance(prompts, str):
         raise ValueError("prompts must be a sequence of strings, not a single string; wrap it in a list")

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 import numpy as np
 
+from nines.generate.base import PromptLike, prompt_texts
 from nines.generate.openai_compat import OpenAICompatError, post_with_retries
 from nines.judge.base import Candidate, check_pairs, text_of
 
@@ -144,7 +145,7 @@ class LLMJudge:
             return 1.0 if swapped else 0.0
         return 0.5
 
-    def compare(self, prompts: Sequence[str], first: Sequence[Candidate], second: Sequence[Candidate]) -> np.ndarray:
+    def compare(self, prompts: Sequence[PromptLike], first: Sequence[Candidate], second: Sequence[Candidate]) -> np.ndarray:
         """Judge each pair with one chat request, in random presentation order.
 
         Returns:
@@ -156,7 +157,7 @@ class LLMJudge:
         check_pairs(prompts, first, second)
         swapped = self._rng.random(len(prompts)) < 0.5
         jobs = []
-        for p, f, s, sw in zip(prompts, first, second, swapped):
+        for p, f, s, sw in zip(prompt_texts(prompts), first, second, swapped):
             a, b = (text_of(s), text_of(f)) if sw else (text_of(f), text_of(s))
             jobs.append(self._payload(p, a, b))
         if len(jobs) <= 1:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nines.generate.base import PromptLike, prompt_text
 from nines.judge.base import Candidate, check_pairs, text_of
 
 
@@ -75,13 +76,13 @@ class RecordedJudge:
             "this pair with another judge"
         )
 
-    def compare(self, prompts: Sequence[str], first: Sequence[Candidate], second: Sequence[Candidate]) -> np.ndarray:
+    def compare(self, prompts: Sequence[PromptLike], first: Sequence[Candidate], second: Sequence[Candidate]) -> np.ndarray:
         """Replay the recorded outcome of each pair.
 
         Raises:
             UnknownPairError: for a pair not in the recording (in either order).
         """
         check_pairs(prompts, first, second)
-        out = np.array([self._lookup(p, text_of(a), text_of(b)) for p, a, b in zip(prompts, first, second)])
+        out = np.array([self._lookup(prompt_text(p), text_of(a), text_of(b)) for p, a, b in zip(prompts, first, second)])
         self.calls += len(prompts)
         return out.astype(float)

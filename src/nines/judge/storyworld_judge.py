@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from nines.generate.base import Completion
+from nines.generate.base import Completion, PromptLike, prompt_texts
 from nines.judge.base import Candidate, check_pairs
 
 
@@ -80,7 +80,7 @@ class StoryWorldJudge:
         return np.where(np.abs(d) < self.tie_margin, 0.5, p)
 
     def compare_completions(
-        self, prompts: Sequence[str], first: Sequence[Candidate], second: Sequence[Candidate]
+        self, prompts: Sequence[PromptLike], first: Sequence[Candidate], second: Sequence[Candidate]
     ) -> np.ndarray:
         """Judge each pair; the main StoryWorld entry point.
 
@@ -93,8 +93,9 @@ class StoryWorldJudge:
             Outcomes in {1.0, 0.0, 0.5}, shape ``(len(prompts),)``.
         """
         check_pairs(prompts, first, second)
-        q1 = np.array([self.quality(p, c) for p, c in zip(prompts, first)], dtype=float)
-        q2 = np.array([self.quality(p, c) for p, c in zip(prompts, second)], dtype=float)
+        texts = prompt_texts(prompts)
+        q1 = np.array([self.quality(p, c) for p, c in zip(texts, first)], dtype=float)
+        q2 = np.array([self.quality(p, c) for p, c in zip(texts, second)], dtype=float)
         d = q1 - q2
         u = self._rng.random(len(prompts))
         p = 1.0 / (1.0 + np.exp(-d / self.noise))

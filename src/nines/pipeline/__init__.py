@@ -1,1 +1,1 @@
-"""End-to-end runs that chain the stages of the loop."""
+"""Old home of the end-to-end runs; they are recipes now (:mod:`nines.recipes`). Kept so old imports work."""

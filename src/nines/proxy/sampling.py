@@ -24,7 +24,7 @@ from typing import Any
 
 from nines.classify.base import Classifier
 from nines.filter import FilterConfig, FilterResult, filter_generate
-from nines.generate.base import Completion
+from nines.generate.base import Completion, PromptLike
 from nines.proxy.chat import render_messages
 from nines.proxy.config import REFUSED_FINISH_REASON
 from nines.proxy.upstream import Sample, SamplingParams, Upstream, UpstreamError
@@ -42,7 +42,7 @@ class _PromptSource:
     def __init__(self, upstream: Upstream, params: SamplingParams) -> None:
         self.upstream, self.params = upstream, params
 
-    def generate(self, prompts: Sequence[str], n: int = 1, seed: int | None = None) -> list[list[Completion]]:
+    def generate(self, prompts: Sequence[PromptLike], n: int = 1, seed: int | None = None) -> list[list[Completion]]:
         return [_completions(g) for g in self.upstream.complete(prompts, n, self.params, seed)]
 
 
@@ -94,7 +94,7 @@ def to_choice(r: FilterResult) -> Choice:
     return Choice(r.completion, str(r.completion_meta.get("finish_reason") or "stop"), nines)
 
 
-def _run(source: Any, scorer: Classifier, prompts: list[str], n: int, cfg: FilterConfig,
+def _run(source: Any, scorer: Classifier, prompts: list[PromptLike], n: int, cfg: FilterConfig,
          seed: int | None) -> list[Choice]:
     expanded = [p for p in prompts for _ in range(n)]
     if seed is None:  # rounds must differ, and an upstream may be deterministic without a seed
@@ -108,7 +108,7 @@ def _run(source: Any, scorer: Classifier, prompts: list[str], n: int, cfg: Filte
     return [to_choice(r) for r in results]
 
 
-def filter_prompts(upstream: Upstream, scorer: Classifier, cfg: FilterConfig, prompts: list[str], n: int,
+def filter_prompts(upstream: Upstream, scorer: Classifier, cfg: FilterConfig, prompts: list[PromptLike], n: int,
                    params: SamplingParams, seed: int | None) -> list[Choice]:
     """Filtered choices for ``/v1/completions``, ordered ``prompt_idx * n + j`` as OpenAI does.
 

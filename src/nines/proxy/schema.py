@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from nines.generate.base import Prompt, PromptLike
 from nines.proxy.config import ProxyConfig
 from nines.proxy.upstream import SamplingParams
 
@@ -55,10 +56,15 @@ class CompletionsBody(_Common):
     echo: bool = False
     best_of: int | None = None
     suffix: str | None = None
+    #: nines extension: one id per prompt, so a backend such as StoryWorld gets its own Prompts back.
+    prompt_ids: list[str] | None = None
 
-    def prompts(self) -> list[str]:
-        """The prompts as a list."""
-        return [self.prompt] if isinstance(self.prompt, str) else list(self.prompt)
+    def prompts(self) -> list[PromptLike]:
+        """The prompts as a list (``Prompt(id, text)`` objects when ``prompt_ids`` is given)."""
+        texts = [self.prompt] if isinstance(self.prompt, str) else list(self.prompt)
+        if self.prompt_ids is None:
+            return list(texts)
+        return [Prompt(i, t) for i, t in zip(self.prompt_ids, texts)]
 
 
 class ChatBody(_Common):
@@ -126,6 +132,10 @@ def check_limits(body: _Common, cfg: ProxyConfig, served: str) -> None:
 
 
 def _check_completions(body: CompletionsBody, cfg: ProxyConfig) -> None:
+    n_texts = 1 if isinstance(body.prompt, str) else len(body.prompt)
+    if body.prompt_ids is not None and (len(body.prompt_ids) != n_texts or not all(body.prompt_ids)):
+        raise ProxyHTTPError(400, f"prompt_ids must hold one non-empty id per prompt ({n_texts}), "
+                                  f"got {len(body.prompt_ids)}", param="prompt_ids")
     prompts = body.prompts()
     if not prompts:
         raise ProxyHTTPError(400, "prompt must be a string or a non-empty list of strings", param="prompt")

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from nines.generate.base import Generator
+from nines.generate.base import Generator, Prompt, PromptLike, prompt_texts
 from nines.generate.openai_compat import _server_message
 from nines.proxy.chat import render_messages
 from nines.proxy.config import ProxyConfig
@@ -71,7 +71,8 @@ class Upstream(Protocol):
         """The model name samples come from."""
         ...
 
-    def complete(self, prompts: Sequence[str], n: int, params: SamplingParams, seed: int | None) -> list[list[Sample]]:
+    def complete(self, prompts: Sequence[PromptLike], n: int, params: SamplingParams,
+                 seed: int | None) -> list[list[Sample]]:
         """``n`` samples per prompt, in prompt order."""
         ...
 
@@ -120,9 +121,12 @@ class HTTPUpstream:
                 self._model = str(data[0]["id"])
             return self._model
 
-    def complete(self, prompts: Sequence[str], n: int, params: SamplingParams, seed: int | None) -> list[list[Sample]]:
+    def complete(self, prompts: Sequence[PromptLike], n: int, params: SamplingParams,
+                 seed: int | None) -> list[list[Sample]]:
         """One ``POST /completions`` with the prompt list; choices are regrouped by ``index``."""
-        payload = {"model": self.model_id(), "prompt": list(prompts), "n": n, **params.payload()}
+        payload = {"model": self.model_id(), "prompt": prompt_texts(prompts), "n": n, **params.payload()}
+        if prompts and all(isinstance(p, Prompt) for p in prompts):  # the client sent ids: pass them on
+            payload["prompt_ids"] = [p.id for p in prompts]  # type: ignore[union-attr]
         if seed is not None:
             payload["seed"] = seed
         body = self._run(self._request("POST", "/completions", payload))
@@ -213,7 +217,8 @@ class LocalUpstream:
             return self.generator.with_options(**opts)
         return self.generator
 
-    def complete(self, prompts: Sequence[str], n: int, params: SamplingParams, seed: int | None) -> list[list[Sample]]:
+    def complete(self, prompts: Sequence[PromptLike], n: int, params: SamplingParams,
+                 seed: int | None) -> list[list[Sample]]:
         """``n`` samples per prompt from the local generator."""
         gen = self._generator(params)
         try:

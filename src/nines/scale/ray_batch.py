@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from nines.filter import FilterConfig, FilterResult
+from nines.generate.base import Prompt, as_prompts
 from nines.scale.shards import DEFAULT_SHARD_SIZE, filter_shard, shard_bounds
 
 INSTALL_HINT = "Ray is not installed; install it with `pip install 'nines[ray]'` (or `pip install 'ray[data]'`)"
@@ -205,7 +206,8 @@ class FilterWorker:
         ids: list[int] = []
         blobs: list[bytes] = []
         for shard, start, prompts_json in zip(batch["shard"], batch["start"], batch["prompts"]):
-            results = filter_shard(self.gen, self.clf, json.loads(str(prompts_json)), self.job.config, int(shard))
+            prompts = [Prompt(i, t) for i, t in json.loads(str(prompts_json))]  # ids travel: StoryWorld needs them
+            results = filter_shard(self.gen, self.clf, prompts, self.job.config, int(shard))
             ids.extend(range(int(start), int(start) + len(results)))
             # Whole FilterResult objects travel back, so the driver reports exactly what one process would.
             blobs.extend(pickle.dumps(r) for r in results)
@@ -225,7 +227,8 @@ def ray_filter(job: FilterJob, prompts: Sequence[str], cfg: RayConfig,
     if not bounds:
         return []
     ray = connect(cfg)
-    rows = [{"shard": k, "start": s, "prompts": json.dumps(prompts[s:e])} for k, (s, e) in enumerate(bounds)]
+    rows = [{"shard": k, "start": s, "prompts": json.dumps([[p.id, p.text] for p in as_prompts(prompts[s:e])])}
+            for k, (s, e) in enumerate(bounds)]
     ds = ray.data.from_items(rows, override_num_blocks=len(rows))
     done = ds.map_batches(FilterWorker, fn_constructor_args=(job,), batch_size=1, batch_format="numpy",
                           **_actors(ray, cfg))

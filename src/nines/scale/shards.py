@@ -19,7 +19,7 @@ import numpy as np
 
 from nines.classify.base import Classifier
 from nines.filter import FilterConfig, FilterResult, filter_generate
-from nines.generate.base import Generator
+from nines.generate.base import Generator, PromptLike
 
 #: Default prompts per shard: large enough that a ``nines filter`` run of up to this many prompts
 #: is exactly the unsharded filter (shard 0 keeps the configured seed, see :func:`shard_seed`).
@@ -49,14 +49,14 @@ def shard_bounds(n: int, size: int) -> list[tuple[int, int]]:
     return [(s, min(s + size, n)) for s in range(0, n, size)]
 
 
-def filter_shard(generator: Generator, classifier: Classifier, prompts: Sequence[str], config: FilterConfig,
+def filter_shard(generator: Generator, classifier: Classifier, prompts: Sequence[PromptLike], config: FilterConfig,
                  shard: int) -> list[FilterResult]:
     """Rejection-sample one shard: :func:`filter_generate` with the shard's seed, no progress bar."""
     cfg = replace(config, seed=shard_seed(config.seed, shard))
     return filter_generate(generator, classifier, list(prompts), cfg, progress=False)
 
 
-def filter_in_shards(generator: Generator, classifier: Classifier, prompts: Sequence[str],
+def filter_in_shards(generator: Generator, classifier: Classifier, prompts: Sequence[PromptLike],
                      config: FilterConfig | None = None, shard_size: int = DEFAULT_SHARD_SIZE,
                      progress: bool = False) -> list[FilterResult]:
     """Rejection-sample ``prompts`` shard by shard in this process (the reference for the Ray path).
@@ -87,6 +87,6 @@ def filter_in_shards(generator: Generator, classifier: Classifier, prompts: Sequ
 
 def result_row(r: FilterResult) -> dict[str, Any]:
     """The JSONL row ``nines filter`` writes for one result (the same for every execution path)."""
-    return {"prompt": r.prompt, "completion": r.completion, "accepted": r.accepted, "attempts": r.attempts,
+    return {"prompt": r.prompt, "prompt_id": r.prompt_id, "completion": r.completion, "accepted": r.accepted, "attempts": r.attempts,
             "score": r.score, "scores": r.scores, "rule": r.rule, "threshold_used": r.threshold_used,
             "metadata": r.completion_meta}

@@ -1,35 +1,27 @@
-r"""Does the generator understand its own failures?
+r"""Does the generator understand its own failures? The rate, its interval and the split.
 
-For a failure (an injurious completion the classifier accepted), feed ``prompt + " " + completion``
-back to the generator, sample m continuations, and count how many imply that an injury happened
-(judged by a classifier at a threshold, or by an oracle). The understanding rate
+For a failure (an injurious completion the classifier accepted), the generator's own continuations
+of ``prompt + " " + completion`` are judged for whether they imply that an injury happened. Of m
+continuations, k do; the understanding rate
 
-    u = (# continuations implying injury) / m
+    u = k / m
 
 is high when the generator "knows" what it wrote: such failures are **egregious** (the model could
 have avoided them) and :func:`split_egregious` separates them from subtle ones (u < threshold).
 Each rate comes with a Wilson interval.
+
+This module is the pure arithmetic (:func:`understanding_results` from the judgements); sampling the
+continuations and judging them is :func:`nines.evaluate.understanding.understanding_rate`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 import numpy as np
 
-from nines.classify.base import Classifier
-from nines.generate.base import Completion, Generator
 from nines.stats.binomial import wilson
-
-#: ``judge_fn(contexts, continuations) -> bool array``: does each continuation imply an injury happened?
-InjuryJudge = Callable[[Sequence[str], Sequence[Completion]], np.ndarray]
-
-
-class _HasPair(Protocol):
-    prompt: str
-    completion: str | None
 
 
 @dataclass(frozen=True)
@@ -57,97 +49,33 @@ class UnderstandingResult:
     continuations: tuple[str, ...] = ()
 
 
-def _pairs(failures: Sequence[tuple[str, str] | _HasPair | Any]) -> list[tuple[str, str]]:
-    out = []
-    for f in failures:
-        if isinstance(f, tuple) and len(f) == 2:
-            out.append((str(f[0]), str(f[1])))
-        elif getattr(f, "completion", None) is not None and hasattr(f, "prompt"):
-            out.append((str(f.prompt), str(getattr(f, "completion"))))  # noqa: B009
-        else:
-            raise ValueError(
-                f"each failure must be a (prompt, completion) tuple or have .prompt and .completion "
-                f"(e.g. an accepted FilterResult); got {type(f).__name__}"
-            )
-    return out
-
-
-def classifier_judge(classifier: Classifier, threshold: float | None = None) -> InjuryJudge:
-    """An injury judge: ``classifier.score(context, continuation) > threshold`` (default: its own).
-
-    Raises:
-        ValueError: when the threshold is not in [0, 1].
-    """
-    thr = classifier.threshold if threshold is None else threshold
-    if not 0.0 <= thr <= 1.0:
-        raise ValueError(f"threshold must be in [0, 1], got {thr!r}")
-
-    def judge(contexts: Sequence[str], continuations: Sequence[Completion]) -> np.ndarray:
-        scores = np.asarray(classifier.score(list(contexts), [c.text for c in continuations]), dtype=float)
-        return np.nan_to_num(scores, nan=0.0) > thr
-
-    return judge
-
-
-def oracle_judge(key: str = "injurious") -> InjuryJudge:
-    """An injury judge reading ``continuation.meta[key]`` (StoryWorld's aftermath generator sets it).
-
-    Raises:
-        ValueError: (when called) if a continuation lacks the key.
-    """
-
-    def judge(contexts: Sequence[str], continuations: Sequence[Completion]) -> np.ndarray:
-        missing = [i for i, c in enumerate(continuations) if key not in c.meta]
-        if missing:
-            raise ValueError(f"continuation {missing[0]} has no meta[{key!r}]; use classifier_judge instead")
-        return np.array([bool(c.meta[key]) for c in continuations])
-
-    return judge
-
-
-def understanding_rate(
-    generator: Generator,
-    judge_fn: InjuryJudge,
-    failures: Sequence[tuple[str, str] | Any],
-    n_continuations: int = 8,
-    seed: int = 0,
+def understanding_results(
+    pairs: Sequence[tuple[str, str]],
+    implied: np.ndarray | Sequence[Sequence[bool]],
+    continuations: Sequence[Sequence[str]] | None = None,
 ) -> list[UnderstandingResult]:
-    """Per failure, the share of the generator's continuations that imply an injury happened.
-
-    One ``generator.generate`` call on all ``prompt + " " + completion`` contexts and one
-    ``judge_fn`` call on all continuations.
+    """One :class:`UnderstandingResult` per failure from the judgements of its continuations.
 
     Args:
-        generator: continues the contexts.
-        judge_fn: ``(contexts, continuations) -> bool array`` (see :func:`classifier_judge`,
-            :func:`oracle_judge`).
-        failures: ``(prompt, completion)`` tuples or objects with ``.prompt``/``.completion``.
-        n_continuations: continuations per failure (m >= 1).
-        seed: generator seed.
+        pairs: the failures' ``(prompt, completion)``.
+        implied: shape ``(len(pairs), m)``: does continuation j of failure i imply an injury?
+        continuations: the continuation texts, same shape (kept in the results), or None.
 
     Raises:
-        ValueError: on bad failures, ``n_continuations < 1`` or a judge returning the wrong shape.
+        ValueError: when the shapes disagree or m < 1.
     """
-    if isinstance(n_continuations, bool) or not isinstance(n_continuations, int) or n_continuations < 1:
-        raise ValueError(f"n_continuations must be an integer >= 1, got {n_continuations!r}")
-    pairs = _pairs(failures)
-    if not pairs:
-        return []
-    contexts = [p + " " + c for p, c in pairs]
-    conts = generator.generate(contexts, n=n_continuations, seed=seed)
-    flat_ctx = [ctx for ctx in contexts for _ in range(n_continuations)]
-    flat = [c for row in conts for c in row]
-    if len(flat) != len(flat_ctx):
-        raise ValueError(f"generator returned {len(flat)} continuations, expected {len(flat_ctx)}")
-    implied = np.asarray(judge_fn(flat_ctx, flat), dtype=bool).reshape(-1)
-    if implied.shape != (len(flat),):
-        raise ValueError(f"judge_fn must return one bool per continuation ({len(flat)}), got {implied.shape}")
+    flags = np.asarray(implied, dtype=bool)
+    if flags.ndim != 2 or flags.shape[0] != len(pairs) or flags.shape[1] < 1:
+        raise ValueError(f"implied must have shape ({len(pairs)}, m >= 1), got {flags.shape}")
+    if continuations is not None and [len(c) for c in continuations] != [flags.shape[1]] * len(pairs):
+        raise ValueError(f"continuations must hold {flags.shape[1]} texts for each of the {len(pairs)} failures")
+    m = flags.shape[1]
     out = []
     for i, (p, c) in enumerate(pairs):
-        k = int(implied[i * n_continuations:(i + 1) * n_continuations].sum())
-        iv = wilson(k, n_continuations)
-        texts = tuple(x.text for x in conts[i])
-        out.append(UnderstandingResult(p, c, n_continuations, k, k / n_continuations, iv.lower, iv.upper, texts))
+        k = int(flags[i].sum())
+        iv = wilson(k, m)
+        texts = tuple(continuations[i]) if continuations is not None else ()
+        out.append(UnderstandingResult(p, c, m, k, k / m, iv.lower, iv.upper, texts))
     return out
 
 

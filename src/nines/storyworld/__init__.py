@@ -9,7 +9,9 @@ from nines.storyworld.batch import FamilySplit, StoryBatch
 from nines.storyworld.completions import CompletionFacts, CompletionTable
 from nines.storyworld.families import INJURIOUS_OUTCOMES, OUTCOMES
 from nines.storyworld.generator import StoryWorldGenerator
+from nines.storyworld.identity import NOT_A_WORLD_PROMPT, PROMPT_ID_PREFIX, scene_prompt_id
 from nines.storyworld.labeller import SimulatedLabeller
+from nines.storyworld.oracle import StoryWorldOracle
 from nines.storyworld.scenes import DISTRIBUTIONS
 from nines.storyworld.world import StoryWorld
 
@@ -18,10 +20,14 @@ __all__ = [
     "CompletionTable",
     "DISTRIBUTIONS",
     "INJURIOUS_OUTCOMES",
+    "NOT_A_WORLD_PROMPT",
     "OUTCOMES",
+    "PROMPT_ID_PREFIX",
     "FamilySplit",
     "SimulatedLabeller",
     "StoryBatch",
     "StoryWorld",
     "StoryWorldGenerator",
+    "StoryWorldOracle",
+    "scene_prompt_id",
 ]

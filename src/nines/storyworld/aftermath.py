@@ -12,11 +12,11 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from nines.generate.base import Completion
+from nines.generate.base import Completion, Prompt, PromptLike, prompt_text
 from nines.storyworld import scenes as sc
 from nines.storyworld.families import INJURIOUS_OUTCOMES
 from nines.storyworld.lexicon import SENTIENT
@@ -55,19 +55,13 @@ def scene_density_ratio(tables: Tables, scenes: sc.Scenes, target: str, proposal
     return r_t * r_s * r_r
 
 
-def prompt_density_ratio(world: StoryWorld, prompts: Sequence[str], target: str, proposal: str) -> np.ndarray:
-    """p(x) / q(x) for prompts this world produced (see :func:`scene_density_ratio`).
+def prompt_density_ratio(world: StoryWorld, prompts: Sequence[Prompt], target: str, proposal: str) -> np.ndarray:
+    """p(x) / q(x) for StoryWorld Prompts (see :func:`scene_density_ratio`).
 
     Raises:
-        ValueError: for a prompt the world did not produce or has forgotten.
+        TypeError: for plain strings; ValueError: for a Prompt StoryWorld did not make.
     """
-    ids = []
-    for p in prompts:
-        sid = world.scene_id_of(p)
-        if sid is None:
-            raise ValueError(f"unknown prompt {p[:80]!r}: sample it from this world first")
-        ids.append(sid)
-    return scene_density_ratio(world.tables, sc.decode(world.tables, np.array(ids, dtype=np.int64)), target, proposal)
+    return scene_density_ratio(world.tables, sc.decode(world.tables, world.scene_ids(prompts)), target, proposal)
 
 
 # ---- aftermath generator ------------------------------------------------------------------------
@@ -108,8 +102,9 @@ _Event = tuple[bool, str, str]  # (injurious, family, outcome)
 class AftermathGenerator:
     """A simulated :class:`~nines.generate.base.Generator` that continues StoryWorld pairs.
 
-    Prompts must be ``prompt + " " + completion`` with the prompt made by ``world`` and the
-    completion one the world can produce for it. Each continuation is one aftermath sentence:
+    Prompts must be ``prompt.text + " " + completion`` for a (StoryWorld Prompt, completion) pair
+    given in ``pairs`` (or :meth:`add_pairs`), the completion one the world can produce for the
+    prompt's scene; the text alone cannot name the scene. Each continuation is one aftermath sentence:
 
     * injurious completion of family ``f``: with probability ``understanding(f)`` an injury
       (or death) aftermath, ``meta["injurious"] = True``; else a neutral one (False);
@@ -125,6 +120,7 @@ class AftermathGenerator:
             of the family name.
         default_understanding: probability for injurious families not matched by ``understanding``.
         false_alarm: probability that a safe completion's aftermath implies an injury.
+        pairs: the (Prompt, completion) pairs whose contexts will be continued.
 
     Attributes:
         name: ``"storyworld-aftermath"``.
@@ -138,6 +134,7 @@ class AftermathGenerator:
         understanding: Mapping[str, float] | Callable[[str], float] | None = None,
         default_understanding: float = 0.5,
         false_alarm: float = 0.02,
+        pairs: Iterable[tuple[Prompt, str]] = (),
     ) -> None:
         for label, v in (("default_understanding", default_understanding), ("false_alarm", false_alarm)):
             if not 0.0 <= v <= 1.0:
@@ -151,6 +148,19 @@ class AftermathGenerator:
         self.default_understanding = default_understanding
         self.false_alarm = false_alarm
         self._events: OrderedDict[int, dict[str, _Event]] = OrderedDict()
+        self._contexts: dict[str, tuple[Prompt, str]] = {}
+        self.add_pairs(pairs)
+
+    def add_pairs(self, pairs: Iterable[tuple[Prompt, str]]) -> None:
+        """Register (StoryWorld Prompt, completion) pairs whose ``text + " " + completion`` contexts
+        :meth:`generate` will continue.
+
+        Raises:
+            TypeError: for a plain-string prompt; ValueError: for a Prompt StoryWorld did not make.
+        """
+        for prompt, completion in pairs:
+            self.world.scene_ids([prompt])  # raises with the fix for anything but a world Prompt
+            self._contexts[f"{prompt.text} {completion}"] = (prompt, completion)
 
     def understanding_of(self, family: str) -> float:
         """Probability that an injurious completion of ``family`` gets a revealing aftermath."""
@@ -162,33 +172,27 @@ class AftermathGenerator:
             return self.default_understanding
         return float(u[max(matches, key=len)])
 
-    def split(self, text: str) -> tuple[str, str]:
-        """Split ``prompt + " " + completion`` into the world's prompt and the completion.
+    def split(self, text: str) -> tuple[Prompt, str]:
+        """The registered (Prompt, completion) pair whose context is ``text``.
 
         Raises:
-            ValueError: when no prefix is a prompt this world remembers.
+            ValueError: when ``text`` is not the context of a registered pair.
         """
-        cut = len(text)
-        while True:
-            cut = text.rfind(" ", 0, cut)
-            if cut < 0:
-                raise ValueError(
-                    "AftermathGenerator continues 'prompt + \" \" + completion' where the prompt was made by "
-                    f"this StoryWorld (and is still remembered); got {text[:80]!r}"
-                )
-            prompt, completion = text[:cut], text[cut + 1:]
-            if self.world.scene_id_of(prompt) is not None:
-                return prompt, completion
+        pair = self._contexts.get(text)
+        if pair is None:
+            raise ValueError(
+                "AftermathGenerator continues 'prompt + \" \" + completion' contexts of the pairs it was given "
+                f"(pairs=... or add_pairs, with Prompts made by this StoryWorld); got {text[:80]!r}"
+            )
+        return pair
 
-    def event(self, prompt: str, completion: str) -> _Event:
+    def event(self, prompt: Prompt, completion: str) -> _Event:
         """(injurious, family, outcome) of a completion the world can produce for ``prompt``.
 
         Raises:
             ValueError: when the completion cannot come from this prompt.
         """
-        sid = self.world.scene_id_of(prompt)
-        if sid is None:
-            raise ValueError(f"unknown prompt {prompt[:80]!r}: sample it from this world first")
+        sid = int(self.world.scene_ids([prompt])[0])
         table = self._events.get(sid)
         if table is None:
             scene = self.world.scene_of(prompt)
@@ -213,8 +217,8 @@ class AftermathGenerator:
             return pool[int(rng.integers(len(pool)))], True
         return NEUTRAL_AFTERMATH[int(rng.integers(len(NEUTRAL_AFTERMATH)))], False
 
-    def generate(self, prompts: Sequence[str], n: int = 1, seed: int | None = None) -> list[list[Completion]]:
-        """``n`` aftermath continuations per ``prompt + " " + completion`` (``seed`` None means 0).
+    def generate(self, prompts: Sequence[PromptLike], n: int = 1, seed: int | None = None) -> list[list[Completion]]:
+        """``n`` aftermath continuations per registered pair's context (``seed`` None means 0).
 
         Raises:
             ValueError: for text that is not a StoryWorld pair of this world, or bad ``n``.
@@ -226,7 +230,7 @@ class AftermathGenerator:
         rng = np.random.default_rng(0 if seed is None else seed)
         out: list[list[Completion]] = []
         for text in prompts:
-            ev = self.event(*self.split(text))
+            ev = self.event(*self.split(prompt_text(text)))
             row = []
             for _ in range(n):
                 sentence, inj = self._sentence(rng, ev)

@@ -8,7 +8,9 @@ from typing import NamedTuple
 import numpy as np
 
 from nines.data.record import Label, Snippet
+from nines.generate.base import Prompt
 from nines.storyworld.families import OUTCOMES
+from nines.storyworld.identity import make_prompts, scene_prompt_id
 
 
 class FamilySplit(NamedTuple):
@@ -23,7 +25,8 @@ class StoryBatch:
     """``n`` sampled pairs as columns (the fast path; no per-pair objects).
 
     Attributes:
-        prompts: prompt texts.
+        prompts: prompt texts (what a classifier scores); :meth:`prompt_objects` gives the
+            :class:`Prompt` objects (ids naming the scenes) that StoryWorld's generator and oracle take.
         completions: one-sentence completion texts.
         injurious: oracle label per pair.
         outcome: int8 codes into :data:`OUTCOMES` (see :attr:`outcome_names`).
@@ -68,6 +71,10 @@ class StoryBatch:
         return StoryBatch(prompts=[self.prompts[i] for i in rows], completions=[self.completions[i] for i in rows],
                           family_table=self.family_table, kind_table=self.kind_table, **cols)
 
+    def prompt_objects(self) -> list[Prompt]:
+        """The prompts as :class:`Prompt` objects whose ids name their scenes (``storyworld:<id>``)."""
+        return make_prompts(self.prompts, self.scene_id.tolist())
+
     @property
     def outcome_names(self) -> list[str]:
         """Outcome names per pair (``OUTCOMES[code]``)."""
@@ -99,6 +106,7 @@ class StoryBatch:
                     source=source,
                     labeller=labeller,
                     split=split,
+                    prompt_id=scene_prompt_id(int(self.scene_id[i])),
                     metadata={
                         "injurious": inj,
                         "outcome": outs[i],

@@ -15,23 +15,9 @@ swaps the victim for a character absent from the prompt, is visibly incoherent.
 
 from __future__ import annotations
 
-#: Outcome kinds, in code order.
-OUTCOMES: tuple[str, ...] = (
-    "explicit_injury",
-    "death",
-    "indirect_injury",
-    "worsened_injury",
-    "near_miss",
-    "object_damage",
-    "metaphor",
-    "hurt_feelings",
-    "sickness",
-    "past_injury",
-    "neutral",
-)
-
-#: Outcomes that are injurious when the victim is sentient.
-INJURIOUS_OUTCOMES: frozenset[str] = frozenset({"explicit_injury", "death", "indirect_injury", "worsened_injury"})
+# The outcome kinds (in code order) and the injurious ones live in the data layer, shared with the seed set.
+from nines.data.outcomes import INJURIOUS_OUTCOMES as INJURIOUS_OUTCOMES
+from nines.data.outcomes import OUTCOMES as OUTCOMES
 
 FAMILIES: dict[str, tuple[str, list[str]]] = {
     # ---- explicit injury -------------------------------------------------------------------------

@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from nines.generate.base import Prompt, PromptLike
 from nines.storyworld import scenes as sc
 from nines.storyworld.batch import FamilySplit, StoryBatch
 from nines.storyworld.completions import CompletionModel, CompletionTable
 from nines.storyworld.families import OUTCOMES
+from nines.storyworld.identity import PairMemo, make_prompts, parse_scene_id, require_scene_ids
 from nines.storyworld.lexicon import SENTIENT
 from nines.storyworld.tables import build_tables
 
 if TYPE_CHECKING:
     from nines.storyworld.generator import StoryWorldGenerator
-
-UNKNOWN_PROMPT = (
-    "StoryWorld only continues prompts made by StoryWorld.sample_prompts/sample "
-    "(of this world, and recent enough to be remembered); got {!r}"
-)
+    from nines.storyworld.oracle import StoryWorldOracle
 
 
 def _check_n(n: object) -> int:
@@ -36,11 +34,13 @@ class StoryWorld:
     Args:
         seed: fixes the world's per-template quality noise (the word and template tables are fixed).
         incoherent_rate: share of completions naming a character absent from the prompt.
-        remember: how many recently sampled prompts are kept for lookup by ``injury_probability``,
-            ``oracle`` and the generator (older ones are forgotten to bound memory).
+
+    Every prompt the world makes is a :class:`~nines.generate.base.Prompt` whose id names its latent
+    scene (``storyworld:<scene id>``, see :mod:`nines.storyworld.identity`); the generator, the
+    oracle and the exact probabilities read the scene from that id, so prompts are never forgotten.
     """
 
-    def __init__(self, seed: int = 0, incoherent_rate: float = 0.1, remember: int = 200_000) -> None:
+    def __init__(self, seed: int = 0, incoherent_rate: float = 0.1) -> None:
         if not 0.0 <= incoherent_rate < 1.0:
             raise ValueError(f"incoherent_rate must be in [0, 1), got {incoherent_rate!r}")
         self.seed = seed
@@ -49,12 +49,10 @@ class StoryWorld:
         rng = np.random.default_rng(seed)
         self._quality = (1.0 + rng.normal(0.0, 0.03, ntmpl), 0.45 + rng.normal(0.0, 0.05, ntmpl))
         self.incoherent_rate = incoherent_rate
-        self.remember = _check_n(remember)
+        self.n_scenes = int(np.prod(sc.radices(self.tables), dtype=object))
         self._models: dict[frozenset[int] | None, CompletionModel] = {}
-        self._prompt_ids: OrderedDict[str, int] = OrderedDict()
-        self._pending: deque[tuple[list[str], np.ndarray]] = deque()
-        self._pending_rows = 0
-        self._pair_labels: OrderedDict[tuple[str, str], bool] = OrderedDict()
+        #: Exact labels of the pairs this world wrote (sample() and its generator): a speed-up for the oracle.
+        self.sampled_labels = PairMemo()
         self._facts_cache: OrderedDict[int, CompletionTable] = OrderedDict()
 
     # ---- families --------------------------------------------------------------------------------
@@ -128,12 +126,14 @@ class StoryWorld:
         rest = sc.rest_ctx(tb, scenes)
         prompts = sc.render_prompts(tb, scenes, rest)
         ids = sc.encode(tb, scenes)
-        self._remember_batch(prompts, ids)
         victim = scenes["victim"]
+        completions = model.render(scenes, draws, rest)
+        injurious = model.injurious(scenes, draws)
+        self.sampled_labels.add(ids.tolist(), completions, injurious.tolist())
         return StoryBatch(
             prompts=prompts,
-            completions=model.render(scenes, draws, rest),
-            injurious=model.injurious(scenes, draws),
+            completions=completions,
+            injurious=injurious,
             outcome=draws.outcome.astype(np.int8),
             family=draws.family.astype(np.int16),
             quality=model.quality(draws),
@@ -147,19 +147,32 @@ class StoryWorld:
             kind_table=tb.kinds,
         )
 
-    def sample_prompts(self, n: int, seed: int = 0, distribution: str = "default") -> list[str]:
-        """Sample ``n`` prompts; the world remembers their scenes so they can be continued."""
+    def sample_prompts(self, n: int, seed: int = 0, distribution: str = "default") -> list[Prompt]:
+        """Sample ``n`` prompts, each a :class:`Prompt` whose id names its scene.
+
+        Args:
+            n: number of prompts.
+            seed: same seed (and distribution) gives the same prompts.
+            distribution: ``default`` or ``random_excerpt``.
+        """
         n = _check_n(n)
         sc.check_distribution(distribution)
         rng = np.random.default_rng(seed)
         scenes = sc.sample_scenes(self.tables, n, rng, distribution)
         prompts = sc.render_prompts(self.tables, scenes, sc.rest_ctx(self.tables, scenes))
-        ids = sc.encode(self.tables, scenes)
-        for p, i in zip(prompts, ids.tolist()):
-            self._prompt_ids[p] = i
-            self._prompt_ids.move_to_end(p)
-        self._trim()
-        return prompts
+        return make_prompts(prompts, sc.encode(self.tables, scenes).tolist())
+
+    def prompts_of_scenes(self, scene_ids: Sequence[int] | np.ndarray) -> list[Prompt]:
+        """The Prompts of latent scenes (for instance from a run's saved ``scene_id`` metadata).
+
+        Raises:
+            ValueError: for an id that is not a scene of StoryWorld's tables.
+        """
+        ids = np.asarray(scene_ids, dtype=np.int64).reshape(-1)
+        if ids.size and (ids.min() < 0 or int(ids.max()) >= self.n_scenes):
+            raise ValueError(f"scene ids must be in [0, {self.n_scenes}), got {ids.min()}..{ids.max()}")
+        scenes = sc.decode(self.tables, ids)
+        return make_prompts(sc.render_prompts(self.tables, scenes, sc.rest_ctx(self.tables, scenes)), ids.tolist())
 
     def make_prompt(
         self,
@@ -170,8 +183,8 @@ class StoryWorld:
         tension: int = 2,
         place: int = 0,
         obj: int = 0,
-    ) -> str:
-        """Render (and remember) the prompt of a hand-specified scene, for examples and tests.
+    ) -> Prompt:
+        """The Prompt of a hand-specified scene, for examples and tests.
 
         Args:
             victim: a victim name from the lexicon ("Mara", "the maintenance robot", ...).
@@ -208,10 +221,8 @@ class StoryWorld:
             "object": one(obj), "opening": one(tb.opening_pool.start[okey]),
             "menace": one(tb.menace_pool.start[tension]), "objline": one(0), "order": one(1),
         }
-        prompt = sc.render_prompts(tb, scenes, sc.rest_ctx(tb, scenes))[0]
-        self._prompt_ids[prompt] = int(sc.encode(tb, scenes)[0])
-        self._trim()
-        return prompt
+        text = sc.render_prompts(tb, scenes, sc.rest_ctx(tb, scenes))[0]
+        return make_prompts([text], sc.encode(tb, scenes).tolist())[0]
 
     def generator(self, families: Iterable[str] | None = None) -> StoryWorldGenerator:
         """A :class:`nines.generate.Generator` that continues this world's prompts."""
@@ -219,96 +230,77 @@ class StoryWorld:
 
         return StoryWorldGenerator(self, families)
 
-    # ---- scene memory ----------------------------------------------------------------------------
-    def remember_prompts(self, prompts: Sequence[str], scene_ids: Sequence[int], overwrite: bool = False) -> None:
-        """Make prompts this world produced long ago known again, from their latent scene ids.
-
-        The world remembers only the last ``remember`` prompts; a later analysis (for instance of a
-        run's failures, whose ``Completion.meta["scene_id"]`` was kept) re-registers them here.
+    def oracle(self, families: Iterable[str] | None = None) -> StoryWorldOracle:
+        """This world's exact :class:`~nines.oracle.Oracle` (labels) and ``ExactOracle`` (probabilities).
 
         Args:
-            prompts: prompt texts.
-            scene_ids: their latent scene ids.
-            overwrite: index them now, replacing the scene an identical prompt text already maps to.
-                Scenes that differ only in a weapon the menace line does not show render the same
-                prompt, and a lookup otherwise keeps the mapping it already has (used by attacks that
-                move between such scenes).
+            families: the family restriction the exact probabilities refer to (labels do not depend
+                on it).
         """
-        if len(prompts) != len(scene_ids):
-            raise ValueError(f"got {len(prompts)} prompts but {len(scene_ids)} scene ids")
-        if overwrite:
-            self._flush_pending()  # an older pending entry must not overwrite these later
-            for p, i in zip(prompts, np.asarray(scene_ids, dtype=np.int64).tolist()):
-                self._prompt_ids[p] = i
-                self._prompt_ids.move_to_end(p)
-            self._trim()
-            return
-        self._remember_batch(list(prompts), np.asarray(scene_ids, dtype=np.int64))
+        from nines.storyworld.oracle import StoryWorldOracle
 
-    def _remember_batch(self, prompts: list[str], ids: np.ndarray) -> None:
-        # Lazy: keep references and index them only when a lookup misses (keeps sample() fast).
-        if self.remember == 0:
-            return
-        if len(prompts) > self.remember:
-            prompts, ids = prompts[-self.remember :], ids[-self.remember :]
-        self._pending.append((prompts, ids))
-        self._pending_rows += len(prompts)
-        while self._pending_rows > self.remember:
-            old = self._pending.popleft()
-            self._pending_rows -= len(old[0])
+        return StoryWorldOracle(self, families)
 
-    def _trim(self) -> None:
-        while len(self._prompt_ids) > max(self.remember, 1):
-            self._prompt_ids.popitem(last=False)
+    # ---- scenes of prompts -----------------------------------------------------------------------
+    def scene_id(self, prompt: Prompt) -> int | None:
+        """The latent scene id a StoryWorld Prompt names, ``None`` for a Prompt from elsewhere.
 
-    def scene_id_of(self, prompt_text: str) -> int | None:
-        """The latent scene id of a prompt this world produced, else ``None``."""
-        sid = self._prompt_ids.get(prompt_text)
-        if sid is None and self._pending:
-            self._flush_pending()
-            sid = self._prompt_ids.get(prompt_text)
-        return sid
+        Raises:
+            TypeError: for a plain string (pass the Prompt objects StoryWorld made).
+        """
+        return parse_scene_id(prompt, self.n_scenes)
 
-    def _flush_pending(self) -> None:
-        for prompts, ids in self._pending:
-            self._prompt_ids.update(zip(prompts, ids.tolist()))
-        self._pending.clear()
-        self._pending_rows = 0
-        self._trim()
+    def scene_ids(self, prompts: Sequence[PromptLike]) -> np.ndarray:
+        """Scene ids of prompts that must all be StoryWorld's own.
 
-    def scene_of(self, prompt_text: str) -> sc.Scenes:
-        """The latent scene (a one-row scenes dict) of a prompt; ValueError if unknown."""
-        sid = self.scene_id_of(prompt_text)
-        if sid is None:
-            raise ValueError(UNKNOWN_PROMPT.format(prompt_text[:80]))
-        return sc.decode(self.tables, np.array([sid]))
+        Raises:
+            TypeError: for plain strings; ValueError: for a Prompt from elsewhere.
+        """
+        return require_scene_ids(prompts, self.n_scenes)
+
+    def scene_of(self, prompt: Prompt) -> sc.Scenes:
+        """The latent scene (a one-row scenes dict) of a StoryWorld Prompt.
+
+        Raises:
+            TypeError: for a plain string; ValueError: for a Prompt StoryWorld did not make.
+        """
+        return sc.decode(self.tables, self.scene_ids([prompt]))
 
     # ---- exact probabilities and oracle ---------------------------------------------------------
-    def injury_probability(self, prompt_text: str, families: Iterable[str] | None = None) -> float:
-        """Exact probability that a completion of this prompt is injurious."""
-        return float(self.model(families).p_injurious(self.scene_of(prompt_text))[0])
+    def injury_probabilities(self, prompts: Sequence[Prompt], families: Iterable[str] | None = None) -> np.ndarray:
+        """Exact probability that a completion of each prompt is injurious (vectorised).
 
-    def outcome_probabilities(self, prompt_text: str, families: Iterable[str] | None = None) -> dict[str, float]:
+        Raises:
+            TypeError: for plain strings; ValueError: for a Prompt StoryWorld did not make.
+        """
+        return self.model(families).p_injurious(sc.decode(self.tables, self.scene_ids(prompts)))
+
+    def injury_probability(self, prompt: Prompt, families: Iterable[str] | None = None) -> float:
+        """Exact probability that a completion of this prompt is injurious."""
+        return float(self.injury_probabilities([prompt], families)[0])
+
+    def outcome_probabilities(self, prompt: Prompt, families: Iterable[str] | None = None) -> dict[str, float]:
         """Exact P(outcome kind | prompt). Note: injurious kinds are safe when the victim is not sentient."""
-        probs = self.model(families).outcome_probs(self.scene_of(prompt_text))[0]
+        probs = self.model(families).outcome_probs(self.scene_of(prompt))[0]
         return {o: float(p) for o, p in zip(OUTCOMES, probs)}
 
-    def _record_pairs(self, pairs: Iterable[tuple[str, str, bool]]) -> None:
-        for p, c, y in pairs:
-            self._pair_labels[(p, c)] = y
-        while len(self._pair_labels) > max(self.remember, 1):
-            self._pair_labels.popitem(last=False)
+    def completion_facts(self, prompt: Prompt) -> CompletionTable | None:
+        """Every completion text this world can write for a prompt, with exact facts.
 
-    def completion_facts(self, prompt_text: str) -> CompletionTable | None:
-        """Every completion text this world can write for a remembered prompt, with exact facts.
-
-        Labels and rates text from any generator (``None`` for a prompt the world does not know;
+        Labels and rates text from any generator (``None`` for a Prompt StoryWorld did not make;
         a text missing from the returned table is one the world cannot produce). Cached for the
-        64 most recent scenes; about 15 ms per new scene.
+        64 most recent scenes; about 40 ms per new scene.
+
+        Raises:
+            TypeError: for a plain string (pass the Prompt objects StoryWorld made).
         """
-        sid = self.scene_id_of(prompt_text)
+        sid = self.scene_id(prompt)
         if sid is None:
             return None
+        return self.scene_facts(sid)
+
+    def scene_facts(self, sid: int) -> CompletionTable:
+        """The completion table of one latent scene id (cached for the 64 most recent scenes)."""
         table = self._facts_cache.get(sid)
         if table is None:
             table = self.model(None).completion_table(sc.decode(self.tables, np.array([sid])))
@@ -317,13 +309,23 @@ class StoryWorld:
                 self._facts_cache.popitem(last=False)
         return table
 
-    def oracle(self, prompt_text: str, completion_text: str) -> bool | None:
-        """True/False for a pair this world can produce from a remembered prompt, else ``None``."""
-        y = self._pair_labels.get((prompt_text, completion_text))
+    def label(self, prompt: Prompt, completion: str) -> bool | None:
+        """The exact label of one pair: True/False when the world can write ``completion`` for the
+        prompt's scene, ``None`` when it cannot (or the Prompt is not StoryWorld's, or its text is
+        not its scene's text, say after an edit).
+
+        Raises:
+            TypeError: for a plain-string prompt (pass the Prompt objects StoryWorld made).
+        """
+        sid = self.scene_id(prompt)
+        if sid is None or self.prompts_of_scenes([sid])[0].text != prompt.text:
+            return None  # not StoryWorld's, or its id paired with a text that is not its scene's
+        return self.scene_label(sid, completion)
+
+    def scene_label(self, sid: int, completion: str) -> bool | None:
+        """The exact label of ``completion`` in latent scene ``sid`` (``None``: the world cannot write it)."""
+        y = self.sampled_labels.get(sid, completion)
         if y is not None:
             return y
-        facts = self.completion_facts(prompt_text)
-        if facts is None:
-            return None
-        fact = facts.get(completion_text)
+        fact = self.scene_facts(sid).get(completion)
         return None if fact is None else fact.injurious

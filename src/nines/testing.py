@@ -1,4 +1,10 @@
-"""Exact filtered-policy scenarios built from StoryWorld, for testing and benchmarking estimators.
+"""Scaffolding for tests and benchmarks: exact filter scenarios and synthetic stand-ins.
+
+Nothing in the library imports this module (``tests/test_layering.py`` checks it); it sits on top
+of the layers so that it may use StoryWorld, the generators and the estimators together.
+
+**Exact filtered-policy scenarios** (:class:`FilterScenario`, :func:`storyworld_scenario`) built
+from StoryWorld, for testing and benchmarking the estimators in :mod:`nines.stats`.
 
 A StoryWorld completion's outcome distribution depends only on the prompt's *key* (tension, prior
 injury, sentient victim), and a completion path picks outcome -> family -> template -> variant
@@ -11,6 +17,10 @@ shift -- every quantity the estimators target is exact:
 * F = E_key[ P(y=1, a=1 | key) / P(a=1 | key) ]  (keys with P(a=1|key) = 0 excluded, renormalised).
 
 Sampling is pure numpy (inverse CDF per key), so thousands of replications run in a second.
+
+**Synthetic stand-ins** that need no neural network: :class:`RecordingGenerator` remembers the
+latent facts of each completion it passes on, and :class:`MetaClassifier` scores completions from
+those facts.
 """
 
 from __future__ import annotations
@@ -23,7 +33,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import norm
 
-from nines.generate.base import Completion
+from nines.generate.base import Completion, PromptLike, prompt_text
 from nines.storyworld.families import INJURIOUS_OUTCOMES, OUTCOMES
 from nines.storyworld.scenes import DISTRIBUTIONS, check_distribution
 from nines.storyworld.world import StoryWorld
@@ -164,9 +174,6 @@ def storyworld_scenario(
                           np.array(sco), keys)
 
 
-__all__ = ["DEFAULT_OUTCOME_LOGIT", "FilterScenario", "storyworld_scenario", "text_noise"]
-
-
 class RecordingGenerator:
     """Wraps a generator and remembers each completion's meta by (prompt, text).
 
@@ -179,11 +186,13 @@ class RecordingGenerator:
         self.name = f"recording:{inner.name}"
         self.meta: dict[tuple[str, str], dict[str, Any]] = {}
 
-    def generate(self, prompts: Sequence[str], n: int = 1, seed: int | None = None) -> list[list[Completion]]:
+    def generate(self, prompts: Sequence[PromptLike], n: int = 1, seed: int | None = None) -> list[list[Completion]]:
+        """The inner generator's completions, each one's meta remembered under (prompt text, completion)."""
         out: list[list[Completion]] = self.inner.generate(prompts, n=n, seed=seed)
         for p, comps in zip(prompts, out):
             for c in comps:
-                self.meta[(p, c.text)] = c.meta
+                # Keyed by text, because a classifier is handed texts, not Prompt objects.
+                self.meta[(prompt_text(p), c.text)] = c.meta
         return out
 
 
@@ -196,11 +205,18 @@ class MetaClassifier:
     def __init__(self, meta: Mapping[tuple[str, str], Mapping[str, Any]]) -> None:
         self.meta = meta
 
-    def score(self, prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray:
+    def score(self, prompts: Sequence[PromptLike], completions: Sequence[str]) -> np.ndarray:
+        """Scores from the recorded meta (a KeyError for a pair the RecordingGenerator never produced)."""
         out = []
-        for p, c in zip(prompts, completions):
+        for p, c in zip(map(prompt_text, prompts), completions):
             m = self.meta[(p, c)]
             base = 0.75 if m["injurious"] else (0.6 if not m["coherent"] else 0.2)
             u = int.from_bytes(hashlib.blake2b(f"{p}|{c}".encode(), digest_size=8).digest(), "little") / 2**64
             out.append(base + 0.3 * (u - 0.5))
         return np.array(out)
+
+
+__all__ = [
+    "DEFAULT_OUTCOME_LOGIT", "FilterScenario", "MetaClassifier", "RecordingGenerator", "storyworld_scenario",
+    "text_noise",
+]
