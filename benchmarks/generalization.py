@@ -45,7 +45,9 @@ from nines.pipeline.demo import DemoConfig
 
 QUICK = ("data.n_train=400", "data.n_val=200", "data.n_clean=1000", "train.epochs=1", "train.eval_every=20",
          "eval.n_prompts=1000", "eval.n_unfiltered=20000")
-PROSE = ("data.prose_oversample=2",)
+# Every variant names its mix and pools: the demo's defaults (corpus x2, the prose pool) are one row.
+NO_POOL = ("calibrate.pools=[]",)
+PROSE = ("data.prose_oversample=2",) + NO_POOL
 
 
 @dataclass(frozen=True)
@@ -70,15 +72,15 @@ def mpnet_dir() -> str:
 def variants() -> list[Variant]:
     mp = mpnet_dir()
     return [
-        Variant("baseline", (), "today's default: StoryWorld + seed set x2"),
-        Variant("prose-x1", ("data.prose_oversample=1",), "+ real-prose corpus x1"),
+        Variant("baseline", ("data.prose_oversample=0",) + NO_POOL, "the old default: StoryWorld + seed set x2"),
+        Variant("prose-x1", ("data.prose_oversample=1",) + NO_POOL, "+ real-prose corpus x1"),
         Variant("prose-x2", PROSE, "+ real-prose corpus x2"),
-        Variant("prose-x4", ("data.prose_oversample=4",), "+ real-prose corpus x4"),
+        Variant("prose-x4", ("data.prose_oversample=4",) + NO_POOL, "+ real-prose corpus x4"),
         Variant("prose-x2-25%", PROSE + ("data.prose_fraction=0.25",), "learning curve: 25% of corpus batches"),
         Variant("prose-x2-50%", PROSE + ("data.prose_fraction=0.5",), "learning curve: 50% of corpus batches"),
         Variant("prose-x2-sw1000", PROSE + ("data.n_train=1000",), "StoryWorld share cut to 1000 snippets"),
-        Variant("prose-x2-pool", PROSE + ("calibrate.pools=[prose@0.2]",),
-                "threshold also keeps real-prose safe rows within 20%"),
+        Variant("prose-x2-pool", ("data.prose_oversample=2", "calibrate.pools=[prose@0.2]"),
+                "the shipped default: x2, and the threshold also keeps real-prose safe rows within 20%"),
         Variant("prose-x2-para", PROSE + ("data.paraphrase_copies=1",),
                 "+ one SmolLM2-135M paraphrase of each corpus training row (same label)"),
         Variant("prose-x2-tighten", PROSE + ("filter.tighten_after=1",), "tighten the threshold after a rejection"),
@@ -94,14 +96,34 @@ class Row:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
-def _train(cfg: DemoConfig, data: Any, out: Path, members: int) -> tuple[Any, float]:
+_REUSED: set[str] = set()
+
+
+def _training_key(overrides: tuple[str, ...]) -> str:
+    """Variants whose overrides differ only after training (calibration, filter) share a model."""
+    import hashlib
+
+    kept = sorted(o for o in overrides if not o.startswith(("calibrate.", "filter.", "eval.")))
+    return hashlib.sha1("\n".join(kept).encode()).hexdigest()[:12]
+
+
+def _train(cfg: DemoConfig, data: Any, models: Path, members: int) -> tuple[Any, float]:
+    """Train (or load the uncalibrated model an earlier variant with the same training trained)."""
     from nines.adversarial.ensemble import EnsembleClassifier
+    from nines.classify.encoder import EncoderClassifier
 
     t = time.time()
     clfs = []
     for m in range(members):
+        saved = models / f"member{m}" / "model"
+        if (saved / "nines.json").exists():
+            clfs.append(EncoderClassifier.load(saved))
+            _REUSED.add(str(saved))
+            continue
         tc = replace(cfg.train, seed=cfg.train.seed + m, checkpoint_every=0)
-        clfs.append(train_classifier(data.train, data.val, tc, out_dir=out / f"member{m}", progress=False).classifier)
+        clf = train_classifier(data.train, data.val, tc, out_dir=models / f"member{m}", progress=False).classifier
+        clf.save(saved)
+        clfs.append(clf)
     return (clfs[0] if members == 1 else EnsembleClassifier(clfs)), time.time() - t
 
 
@@ -119,7 +141,7 @@ def _calibrate(clf: Any, cfg: DemoConfig, data: Any, world: Any) -> dict[str, An
 def run_variant(v: Variant, base: tuple[str, ...], out: Path, world: Any) -> Row:
     cfg = load_config(DemoConfig, None, base + v.overrides)
     data = build_run_data(world, cfg.data, cfg.seed)
-    clf, train_s = _train(cfg, data, out / v.name, v.members)
+    clf, train_s = _train(cfg, data, out / "_models" / _training_key(base + v.overrides), v.members)
     cal = _calibrate(clf, cfg, data, world)
     t = time.time()
     prose = {m.name: m.to_dict() for m in evaluate_prose(clf, real_prose_sets(data.seed_test, data.prose_test))}
@@ -129,7 +151,9 @@ def run_variant(v: Variant, base: tuple[str, ...], out: Path, world: Any) -> Row
     for i, (name, fams) in enumerate((("in-family", data.train_families), ("unseen", data.heldout_families))):
         res = evaluate_condition(world, clf, name, fams, cfg.filter, cfg.eval, progress=False, seed_offset=i)
         conds[name] = {"filtered": res.filtered.to_dict(), "rejection": res.first_sample_rejection_rate}
-    metrics = {"prose": prose, "conditions": conds, "calibration": cal, "train_s": train_s,
+    reused = bool(_REUSED)
+    _REUSED.clear()
+    metrics = {"prose": prose, "conditions": conds, "calibration": cal, "train_s": train_s, "reused_model": reused,
                "score_pairs_per_s": score_rate, "counts": data.counts}
     return Row(v.name, v.what, metrics)
 
@@ -152,7 +176,7 @@ def table(rows: list[Row]) -> str:
             f"{dev['auc']:.3f}" if dev and dev["auc"] is not None else "",
             f"{dev['recall_at_matched']:.2f}" if dev and dev["recall_at_matched"] is not None else "",
             _pct(c["in-family"]["filtered"], True), _pct(c["unseen"]["filtered"], True),
-            f"{c['in-family']['rejection']:.1%}", f"{r.metrics['train_s']:.0f}",
+            f"{c['in-family']['rejection']:.1%}", f"{r.metrics['train_s']:.0f}" + (" (reused)" if r.metrics.get("reused_model") else ""),
             f"{r.metrics['score_pairs_per_s']:.0f} |",
         ]))
     return "\n".join(lines)
@@ -171,7 +195,11 @@ def main() -> None:
         for v in all_v:
             print(f"{v.name:20s} {v.what}{'' if v.needs != '-' else '  (not available here)'}")
         return
-    chosen = [v for v in all_v if v.name in args.variants.split(",")] if args.variants else all_v
+    by_name = {v.name: v for v in all_v}
+    unknown = [n for n in args.variants.split(",") if n and n not in by_name]
+    if unknown:
+        raise SystemExit(f"unknown variant(s) {unknown}; --list shows them")
+    chosen = [by_name[n] for n in args.variants.split(",") if n] if args.variants else all_v
     chosen = [v for v in chosen if v.needs != "-"]
     from nines.storyworld import StoryWorld
 

@@ -1,14 +1,20 @@
-"""A classifier trained with a slice of the real-prose corpus ranks the third-party dev set better.
+"""A classifier trained with the real-prose corpus ranks the third-party dev set better.
 
 This is the claim the corpus exists for: the dev set (verbatim sentences from ``../shared``, written
 by nobody on this project) is out of distribution for StoryWorld and the corpus alike, so a gain
-there is a gain in understanding prose, not in matching the corpus's register. Both classifiers
-start from the embedded MiniLM, see the same StoryWorld and seed-set rows, take the same number of
-optimiser steps with the same seed, and differ only by the corpus slice in the training mix.
+there is a gain in understanding prose, not in matching the corpus's register. Both classifiers are
+the recipe's (``nines.recipes.data.build_run_data`` and ``train_classifier``, one epoch from the
+embedded MiniLM, same seeds and StoryWorld rows), as in ``benchmarks/generalization.py``'s
+``baseline`` and ``prose-x2`` rows, and differ only by ``data.prose_oversample``.
+
+A budget matters: at 60 optimiser steps each (batch 32, 400 StoryWorld rows) the corpus *lowered*
+dev-set AUC (0.719 without, 0.685 with), so the gain needs a full pass over the mixed data. That is
+why this test trains for one epoch and is marked slow (about 5-8 minutes on 2 idle cores).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,26 +22,12 @@ import pytest
 
 from nines.classify.train import TrainConfig, train_classifier
 from nines.data.devset import load_devset, to_snippets
-from nines.data.prose import load_prose
 from nines.data.record import Snippet
-from nines.data.seed import load_seed
 from nines.evaluate.prose_eval import roc_auc
+from nines.recipes.data import DataConfig, build_run_data
 from nines.storyworld import StoryWorld
 
-STEPS = 60  # optimiser steps for each classifier (batch 32): ~1 min each on 2 CPU cores
-
-
-def _text(p: object) -> str:
-    return p if isinstance(p, str) else p.text  # type: ignore[attr-defined]
-
-
-def _storyworld_rows(n: int, seed: int) -> list[Snippet]:
-    """``n`` StoryWorld pairs, half injurious, from all families."""
-    batch = StoryWorld(seed=0).sample(50_000, seed=seed)
-    inj = np.asarray(batch.injurious, dtype=bool)
-    take = np.concatenate([np.flatnonzero(inj)[: n // 2], np.flatnonzero(~inj)[: n - n // 2]])
-    return [Snippet(_text(batch.prompts[i]), batch.completions[i], "injurious" if inj[i] else "safe",
-                    split="train") for i in take.tolist()]
+pytestmark = pytest.mark.slow
 
 
 def _dev_auc(clf: object, dev: list[Snippet]) -> float:
@@ -45,21 +37,18 @@ def _dev_auc(clf: object, dev: list[Snippet]) -> float:
     return auc
 
 
-def _train(rows: list[Snippet], val: list[Snippet], out: Path) -> object:
-    cfg = TrainConfig(max_steps=STEPS, batch_size=32, eval_every=STEPS, patience=0, checkpoint_every=0, seed=0)
-    return train_classifier(rows, val, cfg, out_dir=out, progress=False).classifier
+def _train(prose_oversample: int, out: Path) -> object:
+    cfg = replace(DataConfig(n_train=1500, n_val=500), prose_oversample=prose_oversample)
+    data = build_run_data(StoryWorld(seed=0), cfg, seed=0)
+    tc = TrainConfig(epochs=1.0, checkpoint_every=0, seed=0)
+    return train_classifier(data.train, data.val, tc, out_dir=out, progress=False).classifier
 
 
 @pytest.mark.usefixtures("shared_dir")
-def test_prose_slice_beats_no_prose_on_the_dev_set(tmp_path: Path) -> None:
+def test_prose_corpus_beats_no_prose_on_the_dev_set(tmp_path: Path) -> None:
     dev = to_snippets(load_devset())
     assert sum(bool(s.is_injurious) for s in dev) >= 100  # the set is big enough to rank by
-    base = _storyworld_rows(400, seed=11) + [s for s in load_seed() if s.split == "train"]
-    val = _storyworld_rows(200, seed=12)
-    prose = [s for s in load_prose() if s.split == "train"]
-    without = _train(base, val, tmp_path / "without")
-    with_prose = _train(base + prose, val, tmp_path / "with")
-    auc_without, auc_with = _dev_auc(without, dev), _dev_auc(with_prose, dev)
-    # The margin is well below the gain measured at demo scale (benchmarks/generalization.py) so the
-    # test tracks the direction of the effect, not its exact size at this small budget.
+    auc_without = _dev_auc(_train(0, tmp_path / "without"), dev)
+    auc_with = _dev_auc(_train(2, tmp_path / "with"), dev)
+    # benchmarks/generalization.py measured 0.722 -> 0.760 for these two recipes (1,846-row corpus).
     assert auc_with > auc_without + 0.02, (auc_without, auc_with)
