@@ -80,7 +80,7 @@ def variants() -> list[Variant]:
         Variant("prose-x2-50%", PROSE + ("data.prose_fraction=0.5",), "learning curve: 50% of corpus batches"),
         Variant("prose-x2-sw1000", PROSE + ("data.n_train=1000",), "StoryWorld share cut to 1000 snippets"),
         Variant("prose-x2-pool", ("data.prose_oversample=2", "calibrate.pools=[prose@0.2]"),
-                "the shipped default: x2, and the threshold also keeps real-prose safe rows within 20%"),
+                "x2, and the threshold also keeps real-prose safe rows within 20%"),
         Variant("prose-x2-para", PROSE + ("data.paraphrase_copies=1",),
                 "+ one SmolLM2-135M paraphrase of each corpus training row (same label)"),
         Variant("prose-x2-tighten", PROSE + ("filter.tighten_after=1",), "tighten the threshold after a rejection"),

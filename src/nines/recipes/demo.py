@@ -33,7 +33,7 @@ from nines.recipes.data import DataConfig, RunData, build_run_data
 
 #: ``nines demo --quick``: small enough to check an install in a few minutes.
 QUICK_OVERRIDES: tuple[str, ...] = (
-    "data.n_train=300", "data.n_val=200", "data.n_clean=1000", "data.seed_oversample=1", "data.prose_oversample=1",
+    "data.n_train=300", "data.n_val=200", "data.n_clean=1000", "data.seed_oversample=1",
     "train.epochs=1", "train.eval_every=10", "eval.n_prompts=1000", "eval.n_unfiltered=20000",
     "measure.winrate_prompts=300", "measure.reliability_prompts=300", "measure.policy_prompts=50",
 )
@@ -63,11 +63,8 @@ class DemoConfig:
     seed: int = 0
     world_seed: int = 0
     data: DataConfig = field(default_factory=DataConfig)
-    # One epoch: the real-prose corpus (x2) doubles the training set, and one pass over it keeps the
-    # demo inside 20 minutes on 2 cores (benchmarks/generalization.py measures its variants at 1 epoch).
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=1.0))
-    # The threshold must also mean something on real text: the corpus's safe rows are a second clean pool.
-    calibrate: CalibrationConfig = field(default_factory=lambda: CalibrationConfig(pools=["prose@0.2"]))
+    train: TrainConfig = field(default_factory=TrainConfig)
+    calibrate: CalibrationConfig = field(default_factory=CalibrationConfig)
     filter: FilterConfig = field(default_factory=FilterConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     measure: MeasureConfig = field(default_factory=MeasureConfig)
