@@ -10,11 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from nines.classify.encoder import EncoderClassifier
 from nines.data.io import write_jsonl
-from nines.scale.accel import local_part, shard_loss
 from nines.storyworld import StoryWorld
 
 # Stated tolerance: the 2-process run follows the 1-process trajectory up to summation order
@@ -22,24 +20,6 @@ from nines.storyworld import StoryWorld
 # and still fails for any real difference (a wrong loss scale or an un-synchronised gradient
 # moves the loss by more than 1e-2 here).
 VAL_LOSS_TOL = 1e-3
-
-
-def test_shard_losses_average_to_the_global_batch_gradient() -> None:
-    torch.manual_seed(0)
-    logits = torch.randn(7, requires_grad=True)
-    y = (torch.rand(7) > 0.5).float()
-    pw = torch.tensor(2.5)
-    torch.nn.BCEWithLogitsLoss(pos_weight=pw)(logits, y).backward()
-    full = logits.grad.clone()
-    world, idx = 3, np.arange(7)
-    grads = torch.zeros(7)
-    for rank in range(world):  # what DDP computes: the mean over processes of each one's gradient
-        part = torch.as_tensor(local_part(idx, rank, world))
-        lg = logits.detach().clone().requires_grad_(True)
-        shard_loss(lg[part], y[part], pw, n_global=7, world=world).backward()
-        grads += lg.grad / world
-    assert torch.allclose(grads, full, atol=1e-7)
-    assert sorted(np.concatenate([local_part(idx, r, world) for r in range(world)]).tolist()) == list(range(7))
 
 
 def _balanced(n: int, seed: int) -> list:

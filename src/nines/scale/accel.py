@@ -4,17 +4,6 @@ Moved down into the classifier's package because ``train_classifier`` uses it, a
 must not import :mod:`nines.scale`, whose Ray and shard runners are built on the classifier.
 """
 
-from nines.classify.accel import (
-    accelerator_if_distributed,
-    backward_part,
-    gather_logits,
-    is_main_process,
-    launched_world_size,
-    local_part,
-    shard_loss,
-)
+from nines.classify.accel import gather_logits, is_main_process, launched_world_size
 
-__all__ = [
-    "accelerator_if_distributed", "backward_part", "gather_logits", "is_main_process", "launched_world_size",
-    "local_part", "shard_loss",
-]
+__all__ = ["gather_logits", "is_main_process", "launched_world_size"]
