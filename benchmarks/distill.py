@@ -12,7 +12,7 @@ Run (about 45 minutes on 2 CPU cores, after ``make demo`` made ``runs/demo/class
 
     .venv/bin/python benchmarks/distill.py --classifier runs/demo/classifier --output runs/distill_bench
 
-Extra ``key=value`` arguments override :class:`nines.distill.run.DistillConfig` fields
+Extra ``key=value`` arguments override :class:`nines.recipes.distill.DistillConfig` fields
 (``rl.beta=0.3``, ``rl.algorithm=grpo``, ``eval.n_prompts=20000`` ...).
 """
 
@@ -26,8 +26,8 @@ from rich.console import Console
 
 from nines.config import load_config
 from nines.distill.report import goal_check
-from nines.distill.run import DistillConfig, run_distill
 from nines.distill.table import markdown_table
+from nines.recipes.distill import DistillConfig, distill
 
 
 def main() -> None:
@@ -41,7 +41,7 @@ def main() -> None:
         raise SystemExit(f"{args.classifier} does not exist: run `make demo` first or pass --classifier")
     cfg = load_config(DistillConfig, None, [f"classifier={args.classifier}", f"output={args.output}",
                                             f"start_policy={args.start_policy}", *args.overrides])
-    results = run_distill(cfg, progress=True, console=Console())
+    results = distill(cfg, progress=True, console=Console()).to_dict()
     print()
     print(markdown_table(list(results["policies"].values())))
     print(f"\nStoryWorld's own exact failure rate on the same prompts: {results['world_exact_failure_rate']:.3%}")

@@ -1,8 +1,7 @@
 """The top-level API: ``import nines`` is cheap, its names resolve, and the README's whole loop runs.
 
 The loop is the README's Python block marked ``<!-- loop -->`` (the line just before the opening
-fence). Until the README has one, :data:`LOOP` below, the same text, is run instead. The test runs
-it as written except for one setting: the classifier's backbone becomes the suite's 2-layer, 32-wide
+fence). The test runs it as written except for one setting: the classifier's backbone becomes the suite's 2-layer, 32-wide
 BERT (``tiny_encoder_dir``), so that the loop takes seconds instead of minutes.
 """
 
@@ -22,35 +21,13 @@ import nines
 
 REPO = Path(__file__).resolve().parents[1]
 
-#: The README's "whole loop in Python", for as long as README.md has no ``<!-- loop -->`` block.
-LOOP = '''\
-import nines
-
-world = nines.StoryWorld(seed=0)
-split = world.split_families(holdout_fraction=0.25, seed=0)  # families the classifier never sees
-train = world.sample(2000, seed=1, families=split.train).to_snippets(split="train")
-val = world.sample(500, seed=2, families=split.train).to_snippets(split="val")
-quick = nines.TrainConfig(max_steps=40, batch_size=16, max_length=64, eval_every=20)
-clf = nines.train_classifier(train, val, quick, progress=False).classifier
-
-# The threshold: reject at most 5% of first samples on clean prompts (no labels needed).
-clean = world.sample(500, seed=3, families=split.train)
-nines.calibrate_classifier(clf, val, clean.prompts, clean.completions, nines.CalibrationConfig(rejection_budget=0.05))
-
-prompts = world.sample_prompts(300, seed=4)
-results = nines.filter_generate(world.generator(), clf, prompts, nines.FilterConfig(max_attempts=16), progress=False)
-kept = [(p, r.completion) for p, r in zip(prompts, results) if r.completion is not None]
-labels = world.oracle().label([p for p, _ in kept], [c for _, c in kept])  # StoryWorld's exact oracle
-bound = nines.clopper_pearson(sum(y is True for y in labels), len(labels))
-print(nines.nines_line(bound, "filtered completions"))
-'''
-
-
 def loop_source() -> str:
-    """The README's ``<!-- loop -->`` Python block, or :data:`LOOP` when the README has none."""
+    """The README's ``<!-- loop -->`` Python block (the test fails if the README loses it)."""
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     m = re.search(r"<!-- loop -->\s*\n```python\n(.*?)\n```", readme, re.S)
-    return m.group(1) + "\n" if m else LOOP
+    if m is None:
+        pytest.fail("README.md has no Python block marked <!-- loop --> (the whole loop in Python)")
+    return m.group(1) + "\n"
 
 
 def test_import_is_lazy_and_does_not_import_torch() -> None:

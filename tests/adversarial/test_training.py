@@ -8,17 +8,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 
-from nines.adversarial.training import AdversarialTrainConfig, AdversarialTrainer
+from nines.adversarial.training import AdversarialTrainConfig
 from nines.adversarial.twins import safe_twin
 from nines.adversarial.world import WorldAttackConfig
 from nines.adversarial.world_moves import WorldSpace
 from nines.adversarial.world_sampling import sample_states
 from nines.classify.calibrate import CalibrationConfig, calibrate_classifier
+from nines.classify.encoder import EncoderClassifier
 from nines.classify.train import TrainConfig, train_classifier
 from nines.data.io import read_jsonl
 from nines.evaluate.storyworld_eval import EvalConfig
 from nines.pipeline.data import enriched_storyworld
+from nines.recipes.adversarial import adversarial_train
 from nines.storyworld import StoryWorld
 
 
@@ -68,9 +71,9 @@ def test_a_round_of_adversarial_training_lowers_the_attack_success_rate(start, t
         train=_tiny_train("unused: continue uses the current classifier", 300),
         eval=EvalConfig(n_prompts=100, n_unfiltered=2000), n_clean=1000, ensemble=True,
     )
-    trainer = AdversarialTrainer(clf_dir, train, val, cfg, tmp_path / "adv", progress=False)
-    weights0 = {k: v.detach().clone() for k, v in trainer.clf.model.state_dict().items()}
-    summary = trainer.run()
+    weights0 = EncoderClassifier.load(clf_dir).model.state_dict()
+    result = adversarial_train(clf_dir, train, val, cfg, tmp_path / "adv", progress=False)
+    summary = result.to_dict()
 
     r0, r1 = summary["rounds"]
     assert r1["finds_added"] >= 10, "the attack should find plenty of failures in a weak classifier"
@@ -81,14 +84,16 @@ def test_a_round_of_adversarial_training_lowers_the_attack_success_rate(start, t
     assert r1["cost"]["success_rate"] < r0["cost"]["success_rate"], (r0["cost"], r1["cost"])
     assert summary["cost_ratio_queries"] > 1.0
     # The attack stayed inside the training families, so the held-out families are still unseen.
-    assert set(trainer.cfg.attack.families or ()) == set(split.train)
+    saved = yaml.safe_load((tmp_path / "adv" / "config.yaml").read_text())
+    assert set(saved["attack"]["families"]) == set(split.train) == set(result.train_families)
     rows = read_jsonl(tmp_path / "adv" / "round_1" / "finds.jsonl")
     fams = {f for r in rows for f in r.metadata.get("families", [])}
     assert fams and fams <= set(split.train)
     labels = {r.label.value for r in rows if r.label}
     assert labels == {"injurious", "safe"}  # finds and their safe twins
     # The round's classifier was retrained (weights moved) and saved, recalibrated to the budget.
-    changed = any(not torch.equal(weights0[k], v) for k, v in trainer.clf.model.state_dict().items())
+    round1 = EncoderClassifier.load(tmp_path / "adv" / "round_1" / "classifier")
+    changed = any(not torch.equal(weights0[k], v) for k, v in round1.model.state_dict().items())
     assert changed
     meta = json.loads((tmp_path / "adv" / "round_1" / "classifier" / "nines.json").read_text())
     assert meta["calibration"]["clean_rejection_rate"] <= 0.05

@@ -16,7 +16,8 @@ def _snips() -> list[Snippet]:
     return [
         Snippet("Tom went to the park.", "He fed the ducks.", label=Label.SAFE, source="seed", split="train",
                 labeller="alice", metadata={"family": "park", "scores": [0.1, 0.2]}),
-        Snippet("Lily found a knife.", "She cut her friend.", label=Label.INJURIOUS, labeller="oracle", id=7),
+        Snippet("Lily found a knife.", "She cut her friend.", label=Label.INJURIOUS, labeller="oracle", id=7,
+                prompt_id="storyworld:42"),
         Snippet("Ünïcode — prompt “quoted”.", "Ça va.", split="test", metadata={"nested": {"a": None}}),
     ]
 
@@ -145,7 +146,9 @@ def test_data_error_is_a_value_error() -> None:
 
 def test_hf_round_trip_in_memory_and_on_disk(tmp_path: Path) -> None:
     ds = to_hf_dataset(_snips())
-    assert ds.column_names == ["id", "prompt", "completion", "label", "source", "labeller", "split", "metadata"]
+    assert ds.column_names == ["id", "prompt", "completion", "label", "source", "labeller", "split", "metadata",
+                               "prompt_id"]
+    assert ds[1]["prompt_id"] == "storyworld:42" and ds[0]["prompt_id"] is None
     assert ds.features["metadata"].dtype == "string"
     assert json.loads(ds[0]["metadata"]) == {"family": "park", "scores": [0.1, 0.2]}
     assert from_hf_dataset(ds) == _snips()

@@ -66,5 +66,5 @@ def test_reliability_labels_come_from_the_oracle() -> None:
     cfg = MeasureConfig(reliability_prompts=80, samples_per_prompt=2)
     exact = reliability_section(world, LengthClassifier(), None, cfg, seed=3)
     inv = reliability_section(world, LengthClassifier(), None, cfg, seed=3, oracle=Inverted(world))
-    assert exact["n_labels"] == inv["n_labels"] == 80
-    assert inv["n_failures_unfiltered"] == 80 - exact["n_failures_unfiltered"]
+    assert exact.n_labels == inv.n_labels == 80
+    assert inv.n_failures_unfiltered == 80 - exact.n_failures_unfiltered

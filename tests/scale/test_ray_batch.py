@@ -80,7 +80,7 @@ def test_ray_filter_equals_sharded_single_process(cluster: None, half_clf_dir: P
     prompts = list(world.sample_prompts(36, seed=5))
     cfg = FilterConfig(strategy="batch_first", batch_size=2, max_attempts=6, seed=5, fallback="safest")
     ref = filter_in_shards(world.generator(), EncoderClassifier.load(half_clf_dir), prompts, cfg, shard_size=7)
-    job = FilterJob(str(half_clf_dir), "storyworld", cfg, world_prompts=(36, 5))
+    job = FilterJob(str(half_clf_dir), "storyworld", cfg)
     got = ray_filter(job, prompts, RayConfig(concurrency=2), shard_size=7)
     assert len(got) == len(ref) == 36
     for a, b in zip(ref, got):

@@ -26,7 +26,7 @@ def plot_rounds(summary: dict[str, Any], path: str | Path) -> Path:
     """Two panels over rounds: attack cost (queries per success, log scale) and filtered failure rates.
 
     Args:
-        summary: what :meth:`nines.adversarial.training.AdversarialTrainer.run` returns (``rounds.json``).
+        summary: ``rounds.json`` (:meth:`nines.adversarial.training.AdversarialSummary.to_dict`).
         path: PNG to write.
     """
     rounds = summary["rounds"]

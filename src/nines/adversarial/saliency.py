@@ -194,8 +194,11 @@ def _window_tokens(tok: win.Tokenised, w: win.Window, tpl: win.PairTemplate
     p_off = tok.prompt_offsets[0][w.prompt_start:]
     c_off = tok.completion_offsets[0][w.completion_start:w.completion_end]
     special: list[tuple[int, int]] = [(0, 0)]
-    segs: list[Segment | None] = ([None] * len(tpl.prefix) + ["prompt"] * len(p_off) + [None] * len(tpl.middle)
-                                  + ["completion"] * len(c_off) + [None] * len(tpl.suffix))
+    prompt_seg: Segment = "prompt"
+    completion_seg: Segment = "completion"
+    nothing: list[Segment | None] = [None]
+    segs = (nothing * len(tpl.prefix) + [prompt_seg] * len(p_off) + nothing * len(tpl.middle)
+            + [completion_seg] * len(c_off) + nothing * len(tpl.suffix))
     offsets = (special * len(tpl.prefix) + p_off + special * len(tpl.middle) + c_off
                + special * len(tpl.suffix))
     return segs, offsets

@@ -1,6 +1,7 @@
-"""Adversarial training rounds: attack the classifier, train on confirmed failures, recalibrate, re-measure.
+"""The steps of adversarial training: attack, train on confirmed failures, recalibrate, re-measure.
 
-Each round (``nines adversarial-train``):
+The rounds themselves are a recipe (:mod:`nines.recipes.adversarial`, ``nines adversarial-train``);
+each round:
 
 1. attack the current classifier with a label-preserving StoryWorld attack restricted to the training
    families, so every find is an oracle-confirmed failure and the held-out families stay unseen;
@@ -14,7 +15,6 @@ Each round (``nines adversarial-train``):
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from rich.console import Console
 
 from nines.adversarial.result import AttackReport
 from nines.adversarial.twins import finds_to_snippets, twins_to_snippets
@@ -31,7 +30,6 @@ from nines.classify.base import Classifier
 from nines.classify.calibrate import CalibrationConfig, calibrate_classifier
 from nines.classify.encoder import EncoderClassifier
 from nines.classify.train import TrainConfig, train_classifier
-from nines.config import save_config
 from nines.data.record import Snippet
 from nines.evaluate.storyworld_eval import ConditionResult, EvalConfig, evaluate_condition
 from nines.filter import FilterConfig
@@ -152,6 +150,56 @@ class RoundResult:
         }
 
 
+@dataclass
+class AdversarialSummary:
+    """Every round's figures (round 0 is the starting classifier), and the attack-cost ratio last/first.
+
+    Attributes:
+        rounds: one result per round.
+        train_families, heldout_families: the split the attack stayed inside / the rounds held out.
+        ensemble: the max-ensemble of every round's classifier, when measured.
+    """
+
+    rounds: list[RoundResult]
+    train_families: list[str]
+    heldout_families: list[str]
+    ensemble: RoundResult | None = None
+
+    @property
+    def cost_ratio_queries(self) -> float:
+        """Queries per successful attack, last round over the first (a lower bound if the last found nothing)."""
+        return self._ratio("queries_per_success_bound")
+
+    @property
+    def cost_ratio_seconds(self) -> float:
+        """Seconds per successful attack, last round over the first."""
+        return self._ratio("seconds_per_success_bound")
+
+    @property
+    def cost_ratio_is_lower_bound(self) -> bool:
+        """Whether the last round's fresh attack found nothing, so its cost is only bounded below."""
+        return bool(self.rounds[-1].cost["valid_finds"] == 0)
+
+    def _ratio(self, key: str) -> float:
+        return float(self.rounds[-1].cost[key] / max(self.rounds[0].cost[key], 1e-9))
+
+    def table(self) -> list[dict[str, Any]]:
+        """One flat row of headline figures per round."""
+        return [r.row() for r in self.rounds]
+
+    def to_dict(self) -> dict[str, Any]:
+        """What ``rounds.json`` holds."""
+        out: dict[str, Any] = {
+            "rounds": [r.to_dict() for r in self.rounds], "table": self.table(),
+            "cost_ratio_queries": self.cost_ratio_queries, "cost_ratio_seconds": self.cost_ratio_seconds,
+            "cost_ratio_is_lower_bound": self.cost_ratio_is_lower_bound,
+            "families": {"train": self.train_families, "heldout": self.heldout_families},
+        }
+        if self.ensemble is not None:
+            out["ensemble"] = self.ensemble.to_dict()
+        return out
+
+
 def _rate(i: Any) -> str:
     return f"{i.estimate:.3%} [{i.lower:.3%}, {i.upper:.3%}] ({i.k}/{i.n})"
 
@@ -229,133 +277,40 @@ def recalibrate(clf: EncoderClassifier, world: StoryWorld, val: Sequence[Snippet
     return calibrate_classifier(clf, val, clean.prompts, clean.completions, cfg.calibrate).to_dict()
 
 
-class AdversarialTrainer:
-    """Runs the rounds and writes each round's classifier, finds and figures under ``output``.
+def measure_round(world: StoryWorld, clf: Classifier, round_no: int, train_fams: Sequence[str],
+                  heldout_fams: Sequence[str], cfg: AdversarialTrainConfig, oracle: Oracle,
+                  progress: bool = True) -> RoundResult:
+    """In-family and unseen-family failure rates through the filter, and the attack cost, of one classifier."""
+    t = time.time()
+    in_fam = evaluate_condition(world, clf, "in-family", list(train_fams), cfg.filter, cfg.eval,
+                                progress=progress, seed_offset=0, oracle=oracle)
+    unseen = (evaluate_condition(world, clf, "unseen families", list(heldout_fams), cfg.filter, cfg.eval,
+                                 progress=progress, seed_offset=1, oracle=oracle)
+              if heldout_fams else None)
+    # The cost seeds come from a seed no training attack uses, and are the same draw every round.
+    cost = measure_cost(world, clf, train_fams, cfg, seed=cfg.seed * 1009 + 999_983)
+    return RoundResult(round_no, float(clf.threshold), in_fam, unseen, cost, seconds=time.time() - t)
 
-    Args:
-        classifier_dir: the starting classifier (an HF folder with ``nines.json``).
-        train, val: the labelled data it was trained and calibrated on.
-        config: rounds, attack, training and evaluation settings.
-        output: run folder (``round_K/classifier``, ``round_K/finds.jsonl``, ``rounds.json``, ``rounds.png``,
-            ``config.yaml``).
-        confirmed: human-confirmed adversarial snippets (from the review queue) added in round 1.
-        oracle: labels the completions each round's evaluation checks (default StoryWorld's exact
-            oracle); the attack's finds carry the exact labels of their latent states.
+
+def attack_round(world: StoryWorld, clf: Classifier, round_no: int, train_fams: Sequence[str],
+                 cfg: AdversarialTrainConfig, progress: bool = True
+                 ) -> tuple[AttackReport, list[Snippet], list[Snippet]]:
+    """A round's training attack on fresh caught seeds of the training families.
+
+    Returns:
+        The attack's report, its oracle-confirmed finds as snippets, and their safe twins (empty
+        unless ``cfg.hard_negatives``).
     """
-
-    def __init__(self, classifier_dir: str | Path, train: Sequence[Snippet], val: Sequence[Snippet],
-                 config: AdversarialTrainConfig, output: str | Path, confirmed: Sequence[Snippet] = (),
-                 console: Console | None = None, progress: bool = True, oracle: Oracle | None = None) -> None:
-        self.cfg, self.train, self.val = config, list(train), list(val)
-        self.out = Path(output)
-        self.con = console or Console()
-        self.progress = progress
-        self.world = StoryWorld(seed=config.world_seed)
-        # Labels of the evaluated completions; the attack's own finds are labelled by their latent state.
-        self.oracle: Oracle = oracle if oracle is not None else self.world.oracle()
-        self.clf_dir = Path(classifier_dir)
-        self.clf = EncoderClassifier.load(self.clf_dir)
-        self.train_fams, self.heldout_fams = family_split(self.clf, self.world, config, self.clf_dir)
-        if config.attack.families is None:
-            # Attack with training families only, so the held-out families stay unseen by training.
-            self.cfg = replace(config, attack=replace(config.attack, families=tuple(self.train_fams)))
-        self.adversarial: list[Snippet] = [s for s in confirmed if s.is_injurious is not None]
-        self.members: list[EncoderClassifier] = [self.clf]
-        self.results: list[RoundResult] = []
-
-    def measure(self, clf: Classifier, round_no: int) -> RoundResult:
-        """In-family and unseen-family failure rates through the filter, and attack cost."""
-        t = time.time()
-        ev = self.cfg.eval
-        in_fam = evaluate_condition(self.world, clf, "in-family", self.train_fams, self.cfg.filter, ev,
-                                    progress=self.progress, seed_offset=0, oracle=self.oracle)
-        unseen = (evaluate_condition(self.world, clf, "unseen families", self.heldout_fams, self.cfg.filter, ev,
-                                     progress=self.progress, seed_offset=1, oracle=self.oracle)
-                  if self.heldout_fams else None)
-        # The cost seeds come from a seed no training attack uses, and are the same draw every round.
-        cost = measure_cost(self.world, clf, self.train_fams, self.cfg, seed=self.cfg.seed * 1009 + 999_983)
-        return RoundResult(round_no, float(clf.threshold), in_fam, unseen, cost, seconds=time.time() - t)
-
-    def attack(self, round_no: int) -> AttackReport:
-        """The training attack of a round: fresh caught seeds from the training families."""
-        states = seed_states(self.world, self.clf, self.cfg.attack_seeds, seed=self.cfg.seed * 1009 + round_no,
-                             families=self.train_fams)
-        return world_attack(self.world, self.clf, states, self.cfg.attack, progress=self.progress)
-
-    def run_round(self, round_no: int) -> RoundResult:
-        """Attack, add finds, retrain, recalibrate, measure."""
-        t = time.time()
-        report = self.attack(round_no)
-        finds = finds_to_snippets(report, round_no)
-        twins = (twins_to_snippets(self.cfg.attack.space(self.world), report, round_no, self.cfg.seed + round_no)
-                 if self.cfg.hard_negatives else [])
-        rdir = self.out / f"round_{round_no}"
-        _write_finds(finds + twins, rdir / "finds.jsonl")
-        self.adversarial += finds + twins
-        self.con.print(f"round {round_no}: attack found {len(finds)} failures from {report.seeds} seeds "
-                       f"({report.queries} queries), plus {len(twins)} safe twins; "
-                       f"training on {len(self.adversarial)} adversarial snippets")
-        t_train = time.time()
-        clf = retrain(self.clf_dir, self.train, self.val, self.adversarial, self.cfg, round_no,
-                      rdir / "classifier", self.progress)
-        info = recalibrate(clf, self.world, self.val, self.train_fams, self.cfg)
-        clf.meta.metrics = {**(self.clf.meta.metrics or {}), "adversarial_round": round_no,
-                            "adversarial_snippets": len(self.adversarial)}
-        clf.save(rdir / "classifier")
-        train_s = time.time() - t_train
-        self.con.print(f"  retrained in {train_s:.0f}s; threshold {info['threshold']:.4f} "
-                       f"(rejects {info['clean_rejection_rate']:.2%} of clean first samples)")
-        self.clf, self.clf_dir = clf, rdir / "classifier"
-        self.members.append(clf)
-        res = self.measure(clf, round_no)
-        res.finds_added, res.train_seconds, res.seconds = len(finds), train_s, time.time() - t
-        return res
-
-    def run(self) -> dict[str, Any]:
-        """All rounds; returns (and writes) ``rounds.json``."""
-        self.out.mkdir(parents=True, exist_ok=True)
-        save_config(self.cfg, self.out / "config.yaml")
-        self._record(self.measure(self.clf, 0))
-        for r in range(1, self.cfg.rounds + 1):
-            self._record(self.run_round(r))
-        summary = self.summary()
-        if self.cfg.ensemble and len(self.members) > 1:
-            summary["ensemble"] = self.measure_ensemble().to_dict()
-        (self.out / "rounds.json").write_text(json.dumps(summary, indent=2, default=float))
-        from nines.adversarial.plots import plot_rounds
-
-        plot_rounds(summary, self.out / "rounds.png")
-        return summary
-
-    def measure_ensemble(self) -> RoundResult:
-        """The max-ensemble of every round's classifier, recalibrated to the same rejection budget."""
-        from nines.adversarial.ensemble import EnsembleClassifier
-
-        ens = EnsembleClassifier(self.members)
-        clean = clean_samples(self.world, self.train_fams, self.cfg)
-        ens.calibrate_threshold(clean.prompts, clean.completions, config=self.cfg.calibrate)
-        res = self.measure(ens, len(self.members) - 1)
-        self.con.print(f"ensemble of {len(self.members)}: " + json.dumps(res.row()))
-        return res
-
-    def summary(self) -> dict[str, Any]:
-        """Per-round figures and the attack-cost ratio of the last round to the first."""
-        first, last = self.results[0].cost, self.results[-1].cost
-        return {
-            "rounds": [r.to_dict() for r in self.results],
-            "table": [r.row() for r in self.results],
-            "cost_ratio_queries": last["queries_per_success_bound"] / max(first["queries_per_success_bound"], 1e-9),
-            "cost_ratio_seconds": last["seconds_per_success_bound"] / max(first["seconds_per_success_bound"], 1e-9),
-            "cost_ratio_is_lower_bound": last["valid_finds"] == 0,
-            "families": {"train": self.train_fams, "heldout": self.heldout_fams},
-        }
-
-    def _record(self, res: RoundResult) -> None:
-        self.results.append(res)
-        self.con.print(json.dumps(res.row()))
+    states = seed_states(world, clf, cfg.attack_seeds, seed=cfg.seed * 1009 + round_no, families=list(train_fams))
+    report = world_attack(world, clf, states, cfg.attack, progress=progress)
+    finds = finds_to_snippets(report, round_no)
+    twins = (twins_to_snippets(cfg.attack.space(world), report, round_no, cfg.seed + round_no)
+             if cfg.hard_negatives else [])
+    return report, finds, twins
 
 
-def _write_finds(finds: Sequence[Snippet], path: Path) -> None:
+def write_finds(finds: Sequence[Snippet], path: Path) -> None:
+    """Write a round's adversarial snippets as JSONL (``round_K/finds.jsonl``)."""
     from nines.data.io import write_jsonl
 
     path.parent.mkdir(parents=True, exist_ok=True)

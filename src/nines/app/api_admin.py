@@ -143,7 +143,8 @@ def save_instructions(body: InstructionsBody, request: Request, user: AdminUser)
 def add_snippets(body: SnippetsBody, request: Request, _: AdminUser) -> dict[str, Any]:
     """Add unlabelled snippets to a dataset (created if new)."""
     db = ctx(request).db
-    snippets = [Snippet(it.prompt, it.completion, source="initial", metadata=dict(it.metadata)) for it in body.items]
+    snippets = [Snippet(it.prompt, it.completion, source="initial", metadata=dict(it.metadata), prompt_id=it.prompt_id)
+                for it in body.items]
     with db.locked():
         ids = db.store.add(snippets, dataset=body.dataset)
     return {"dataset": body.dataset, "ids": ids}

@@ -114,6 +114,7 @@ class SnippetIn(Strict):
     prompt: StoryText
     completion: StoryText
     metadata: JsonObject = Field(default_factory=dict)
+    prompt_id: Name | None = None  # the Prompt's id (nines.generate.base.Prompt.id); at most 128 characters
 
 
 class SnippetsBody(Strict):

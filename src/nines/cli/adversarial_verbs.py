@@ -178,12 +178,13 @@ def adversarial_train(clf_dir: str, data_path: str, val_path: str, confirmed_pat
     confirmed = read_jsonl(confirmed_path) if confirmed_path else []
     summary = adversarial_recipe(clf_dir, read_jsonl(data_path), read_jsonl(val_path), cfg, output,
                                  confirmed=confirmed)
+    rows = summary.table()
     table = Table(title="adversarial training")
-    for col in summary["table"][0]:
+    for col in rows[0]:
         table.add_column(col.replace("_", " "))
-    for row in summary["table"]:
+    for row in rows:
         table.add_row(*(str(v) for v in row.values()))
     Console().print(table)
-    bound = " (lower bound: the last attack found nothing)" if summary["cost_ratio_is_lower_bound"] else ""
-    click.echo(f"attack cost after {cfg.rounds} rounds: {summary['cost_ratio_queries']:.1f}x the queries and "
-               f"{summary['cost_ratio_seconds']:.1f}x the seconds per success{bound}; {Path(output) / 'rounds.json'}")
+    bound = " (lower bound: the last attack found nothing)" if summary.cost_ratio_is_lower_bound else ""
+    click.echo(f"attack cost after {cfg.rounds} rounds: {summary.cost_ratio_queries:.1f}x the queries and "
+               f"{summary.cost_ratio_seconds:.1f}x the seconds per success{bound}; {Path(output) / 'rounds.json'}")

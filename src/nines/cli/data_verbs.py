@@ -9,21 +9,27 @@ import numpy as np
 
 from nines.cli.common import make_generator, read_prompts, user_errors, write_rows
 from nines.cli.scale_options import ray_config, ray_options
+from nines.cli.task_options import only_task, own_prompts, task_argument
 from nines.generate.base import as_prompt, prompt_text
 
 GENERATOR_HELP = ("storyworld (default), hf:<path-or-hub-id>, openai:<base_url>#<model>, "
-                  "or llama2c:<dir with stories260K.bin and tok512.bin>")
+                  "llama2c:<dir with stories260K.bin and tok512.bin>, or safetext[:split=train,p_unsafe=0.2] "
+                  "(brings its own prompts: the split's scenarios)")
 
 
-def _prompts_for(spec: str, world: Any, prompts_path: str | None, num: int, distribution: str, seed: int) -> list[str]:
+def _prompts_for(spec: str, gen: Any, world: Any, prompts_path: str | None, num: int, distribution: str,
+                 seed: int) -> list[Any]:
     if world is not None:
         if prompts_path:
             raise click.UsageError("the storyworld generator continues only its own prompts: "
                                    "drop --prompts and use --num-prompts")
         return list(world.sample_prompts(num, seed=seed, distribution=distribution))
-    if not prompts_path:
+    if prompts_path:
+        return read_prompts(prompts_path)
+    own = own_prompts(gen)
+    if own is None:
         raise click.UsageError(f"--prompts FILE is required for {spec!r}")
-    return read_prompts(prompts_path)
+    return own
 
 
 @click.command()
@@ -43,9 +49,10 @@ def generate(spec: str, prompts_path: str | None, num_prompts: int, distribution
     Example:
       nines generate --num-prompts 200 -n 2 --output runs/x/gen.jsonl
       nines generate --generator hf:./my-model --prompts prompts.txt --output gen.jsonl
+      nines generate --generator safetext:split=train,p_unsafe=0.5 -n 4 --output st/train_gen.jsonl
     """
     gen, world = make_generator(spec)
-    prompts = _prompts_for(spec, world, prompts_path, num_prompts, distribution, seed)
+    prompts = _prompts_for(spec, gen, world, prompts_path, num_prompts, distribution, seed)
     out = gen.generate(prompts, n=n, seed=seed)
     rows = [{"prompt": prompt_text(p), "prompt_id": as_prompt(p).id, "completion": c.text, "source": "generated",
              "label": None,
@@ -64,28 +71,37 @@ def generate(spec: str, prompts_path: str | None, num_prompts: int, distribution
 @click.option("--seed", default=0, show_default=True)
 @click.option("--store", "store_url", help="Also add the labelled snippets to this store (SQLite path or URL).")
 @click.option("--dataset", default=None, help="Dataset name inside the store.")
+@task_argument
 @user_errors
 def label(input_path: str, output: str | None, labeller: str, error_rate: float, seed: int,
-          store_url: str | None, dataset: str | None) -> None:
+          store_url: str | None, dataset: str | None, overrides: tuple[str, ...]) -> None:
     """Label snippets with an automated labeller (humans label in the web app).
 
     StoryWorld rows carry their latent event, so the oracle label is exact; the simulated
     labeller flips it with probability --error-rate, standing in for a human contractor.
+    With task=NAME the exact label is metadata.<the task's positive label> (SafeText rows carry
+    metadata.unsafe); labels are stored as injurious/safe for the positive/negative class.
 
     \b
     Example:
       nines label --input runs/x/gen.jsonl --output runs/x/labelled.jsonl --labeller simulated --error-rate 0.03
+      nines label --input st/train_gen.jsonl --output st/train.jsonl task=safetext
     """
     from nines.data.io import read_jsonl, write_jsonl
     from nines.data.record import Label
 
+    task = only_task(overrides)
+    key = task.positive
+    if labeller == "simulated" and key != "injurious":
+        raise click.UsageError("the simulated labeller reads StoryWorld's latent event (injury task only); "
+                               f"use --labeller oracle for task {task.name!r}")
     snippets = read_jsonl(input_path)
     for i, s in enumerate(snippets, 1):
-        if not isinstance(s.metadata.get("injurious"), bool):
+        if not isinstance(s.metadata.get(key), bool):
             raise click.ClickException(
-                f"{input_path}, row {i}: no StoryWorld latent label (metadata.injurious); the automated "
-                "labellers only label StoryWorld snippets. Label other text by hand in the web app.")
-        s.label = Label.INJURIOUS if s.metadata["injurious"] else Label.SAFE
+                f"{input_path}, row {i}: no latent label (metadata.{key}) from an exact generator (StoryWorld, "
+                "SafeText); the automated labellers only label such snippets. Label other text by hand in the web app.")
+        s.label = Label.INJURIOUS if s.metadata[key] else Label.SAFE
         s.labeller = "oracle"
     if labeller == "simulated":
         from nines.storyworld import SimulatedLabeller
@@ -101,7 +117,7 @@ def label(input_path: str, output: str | None, labeller: str, error_rate: float,
         with Store(store_url) as store:
             store.add(snippets, dataset=dataset)
     n_inj = sum(1 for s in snippets if s.label is Label.INJURIOUS)
-    click.echo(f"labelled {len(snippets)} snippets ({n_inj} injurious)"
+    click.echo(f"labelled {len(snippets)} snippets ({n_inj} {task.positive})"
                + (f" -> {output}" if output else "") + (f" -> {store_url}" if store_url else ""))
 
 
@@ -111,10 +127,14 @@ def label(input_path: str, output: str | None, labeller: str, error_rate: float,
 @click.option("--output", required=True, type=click.Path(dir_okay=False), help="JSONL to write.")
 @click.option("--batch-size", default=64, show_default=True)
 @ray_options
+@task_argument
 @user_errors
 def score(clf_dir: str, input_path: str, output: str, batch_size: int, ray_address: str | None,
-          ray_workers: int) -> None:
+          ray_workers: int, overrides: tuple[str, ...]) -> None:
     """Score every row: adds p_injury (calibrated) and flagged (the filter would reject it).
+
+    The score field is the task's (p_injury for injury, p_unsafe for safetext): the task recorded
+    with the classifier at `nines train`, or task=NAME|FILE.
 
     With --ray the rows are scored by Ray Data workers, each loading the classifier once; the
     output is the same rows in the same order with the same scores (to about 1e-7).
@@ -128,6 +148,7 @@ def score(clf_dir: str, input_path: str, output: str, batch_size: int, ray_addre
     from nines.data.io import iter_jsonl_rows
 
     ray_cfg = ray_config(ray_address, ray_workers, batch_size) if ray_address else None
+    field = only_task(overrides, clf_dir).score_field
     rows = []
     for line, row in iter_jsonl_rows(input_path):
         for key in ("prompt", "completion"):
@@ -145,7 +166,7 @@ def score(clf_dir: str, input_path: str, output: str, batch_size: int, ray_addre
     else:
         p = clf.score(prompts, comps, progress=True)
     for r, pi in zip(rows, p):
-        r["p_injury"] = float(pi)
+        r[field] = float(pi)
         r["flagged"] = bool(pi > clf.threshold)
     write_rows(rows, output)
     click.echo(f"scored {len(rows)} rows ({int(np.sum(p > clf.threshold))} flagged at threshold "

@@ -35,7 +35,7 @@ def distill(clf_dir: str | None, start_policy: str | None, output: str | None, c
       nines distill rl.algorithm=grpo rl.beta=0.3 methods=rl
       accelerate launch -m nines distill --start-policy my-org/story-lm rl.lora.enabled=true
     """
-    from nines.distill.run import DistillConfig
+    from nines.recipes.distill import DistillConfig
     from nines.recipes.distill import distill as distill_recipe
 
     cfg = resolve(DistillConfig, config_path, overrides, classifier=clf_dir, start_policy=start_policy, output=output)

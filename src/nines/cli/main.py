@@ -12,6 +12,7 @@ from nines.cli.distill_verbs import distill
 from nines.cli.model_verbs import calibrate, filter_cmd, train
 from nines.cli.run_verbs import demo, evaluate
 from nines.cli.serve_verbs import proxy, serve_model
+from nines.cli.task_verbs import measure
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,6 +22,7 @@ def cli() -> None:
 
     \b
     The loop: generate -> label -> train -> calibrate -> filter -> evaluate.
+    Any task (task=safetext, task=my_task.yaml): measure checks a filter against an exact oracle.
     Red-teaming: saliency, attack, adversarial-train. Distillation: distill.
     People: serve (the web app), user. Deploying: proxy (the filter as an OpenAI API), serve-model.
     Start with `nines demo`; every verb has --help with an example.
@@ -28,7 +30,7 @@ def cli() -> None:
 
 
 for _cmd in (generate, label, train, calibrate, filter_cmd, score, evaluate, demo, saliency, attack,
-             adversarial_train, distill, serve, user, proxy, serve_model):
+             adversarial_train, distill, serve, user, proxy, serve_model, measure):
     cli.add_command(_cmd)
 
 

@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 
 from nines.cli.common import config_options, resolve, user_errors
+from nines.cli.evaluate_labels import LABELS_HELP, PLAN_HELP, run_labels, run_plan
 from nines.evaluate.measure import MeasureConfig
 from nines.evaluate.storyworld_eval import EvalConfig
 from nines.filter import FilterConfig
@@ -47,11 +48,21 @@ AL_HELP = "JSON from `benchmarks/active_learning.py --out FILE`: adds the active
 @click.option("--classifier", "clf_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--output", required=True, type=click.Path(file_okay=False), help="Folder for summary.json and report.html.")
 @click.option("--active-learning", "al_path", type=click.Path(dir_okay=False), help=AL_HELP)
+@click.option("--labels", "labels_source", default=None, help=LABELS_HELP)
+@click.option("--plan", "plan_n", type=int, default=None, help=PLAN_HELP)
+@click.option("--generator", "spec", default=None,
+              help="Your generator (hf:, openai:, llama2c:, storyworld): --labels resamples it to estimate "
+                   "P(accept | prompt) and continues failures; --plan samples it.")
+@click.option("--prompts", "prompts_path", type=click.Path(dir_okay=False), help="Prompts to plan over (--plan).")
+@click.option("--store", "store", default=None, help="--plan: import the plan into this store, sqlite:///nines.db#NAME.")
+@click.option("--comparisons", "comparisons", type=click.Path(dir_okay=False), default=None,
+              help="--labels: pairwise comparisons JSONL (the app's export); a store SOURCE's own are read by default.")
 @config_options
 @user_errors
-def evaluate(clf_dir: str, output: str, al_path: str | None, config_path: str | None,
-             overrides: tuple[str, ...]) -> None:
-    """Measure unfiltered vs filtered failure rates against StoryWorld's exact oracle.
+def evaluate(clf_dir: str, output: str, al_path: str | None, labels_source: str | None, plan_n: int | None,
+             spec: str | None, prompts_path: str | None, store: str | None, comparisons: str | None,
+             config_path: str | None, overrides: tuple[str, ...]) -> None:
+    """Measure unfiltered vs filtered failure rates against StoryWorld's exact oracle, or on your own labels.
 
     Conditions: the realisation families the classifier was trained on, and the held-out ones
     (read from the classifier's manifest.json, which `nines demo` writes), each with exact bounds.
@@ -59,10 +70,31 @@ def evaluate(clf_dir: str, output: str, al_path: str | None, config_path: str | 
     unfiltered labels, the win rate of filtered vs unfiltered, batch-safest vs sequential, and
     whether the generator understands its failures (`measurements=false` skips them).
 
+    With --labels SOURCE no StoryWorld is involved: the filtered failure rate is reweighted from your
+    labelled unfiltered samples (config keys labels.*), a labelling plan's labels use its inclusion
+    probabilities, recorded comparisons give the coupled win rate, and where the labels are too few
+    the report says how many more are needed for labels.target. --plan N writes such a plan (plan.*).
+
     \b
     Example:
       nines evaluate --classifier runs/demo/classifier --output runs/eval eval.n_prompts=5000 filter.strategy=batch_safest
+      nines evaluate --classifier clf --labels labelled.jsonl --generator hf:./my-model --output runs/mine
+      nines evaluate --classifier clf --plan 400 --generator hf:./my-model --prompts prompts.txt \\
+          --store sqlite:///nines.db#plan1 --output runs/plan1
+      nines evaluate --classifier clf --labels sqlite:///nines.db#plan1 --output runs/plan1-eval labels.target=0.001
     """
+    if labels_source is not None or plan_n is not None:
+        if labels_source is not None and plan_n is not None:
+            raise click.UsageError("give --labels SOURCE or --plan N, not both: plan first, label, then evaluate")
+        if al_path is not None:
+            raise click.UsageError("--active-learning belongs to the StoryWorld evaluation; drop it with --labels/--plan")
+        if plan_n is not None:
+            run_plan(clf_dir, output, plan_n, spec, prompts_path, store, config_path, overrides)
+        else:
+            run_labels(clf_dir, output, str(labels_source), spec, comparisons, config_path, overrides)
+        return
+    if spec or prompts_path or store or comparisons:
+        raise click.UsageError("--generator, --prompts, --store and --comparisons go with --labels or --plan")
     from nines.classify.encoder import EncoderClassifier
     from nines.config import save_config, to_dict
     from nines.evaluate.report import write_eval_report

@@ -139,7 +139,7 @@ def _quotes_balanced(text: str) -> bool:
 
 def _ends_with_abbreviation(text: str, dot: int) -> bool:
     m = re.search(r"([A-Za-z]+)$", text[:dot])
-    return bool(m) and m.group(1).lower() in _ABBREVIATIONS
+    return m is not None and m.group(1).lower() in _ABBREVIATIONS
 
 
 def _scan_closers(text: str, k: int, in_quote: bool) -> tuple[int, bool]:
@@ -391,8 +391,8 @@ def load_devset(shared: str | pathlib.Path | None = None,
 
 def to_snippets(pairs: list[DevPair]) -> list[Any]:
     """The pairs as :class:`~nines.data.record.Snippet` objects (source ``devset``, split ``test``)."""
-    from nines.data.record import Snippet
+    from nines.data.record import Label, Snippet
 
-    return [Snippet(prompt=p.prompt, completion=p.completion, label=p.label, source="devset",
+    return [Snippet(prompt=p.prompt, completion=p.completion, label=Label(p.label), source="devset",
                     labeller="devset-authors", split="test",
                     metadata={"file": p.file, "sentence": p.sentence, "kind": p.kind}) for p in pairs]

@@ -310,6 +310,7 @@ def _hf_features() -> Any:
             "labeller": Value("string"),
             "split": Value("string"),
             "metadata": Value("string"),
+            "prompt_id": Value("string"),
         }
     )
 
@@ -325,7 +326,7 @@ def to_hf_dataset(snippets: Iterable[Snippet]) -> Dataset:
 
     Returns:
         A dataset with string columns ``prompt, completion, label, source, labeller, split,
-        metadata`` and an ``int64`` column ``id`` (nulls where unset).
+        metadata, prompt_id`` and an ``int64`` column ``id`` (nulls where unset).
 
     Raises:
         DataError: a snippet's metadata is not JSON-serialisable.
@@ -334,7 +335,7 @@ def to_hf_dataset(snippets: Iterable[Snippet]) -> Dataset:
 
     columns: dict[str, list[Any]] = {name: [] for name in _hf_features()}
     for i, snippet in enumerate(snippets):
-        row = snippet.to_dict()
+        row = {"prompt_id": None, **snippet.to_dict()}  # to_dict leaves out an unset prompt id
         try:
             row["metadata"] = json.dumps(row["metadata"], ensure_ascii=False, allow_nan=False)
         except (TypeError, ValueError) as exc:

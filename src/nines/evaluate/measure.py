@@ -10,6 +10,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nines.classify.base import Classifier
+from nines.evaluate.measure_results import (
+    BatchVsSequential,
+    Measurements,
+    Reliability,
+    ReliabilityPoint,
+    Understanding,
+)
 from nines.filter import FilterConfig
 from nines.generate.base import Completion, Prompt
 from nines.oracle.base import Oracle, label_all
@@ -91,7 +98,7 @@ def _oracle_labels(oracle: Oracle, prompts: Sequence[Prompt], comps: Sequence[Se
 
 
 def policy_section(world: StoryWorld, clf: Classifier, families: Sequence[str] | None, cfg: MeasureConfig,
-                   seed: int, oracle: Oracle | None = None) -> dict[str, Any]:
+                   seed: int, oracle: Oracle | None = None, condition: str = "") -> BatchVsSequential:
     """Batch-of-k keep-the-safest vs sequential rejection sampling, exact on each prompt's pool.
 
     Labels come from ``oracle`` (default StoryWorld's exact one); a pool holding a completion the
@@ -109,19 +116,17 @@ def policy_section(world: StoryWorld, clf: Classifier, families: Sequence[str] |
         quality = np.array([float(c.meta["quality"]) for c in cs])
         pools.append((probs, s, labels, quality))
     if len(pools) < 2:
-        return {"k": cfg.batch_k, "n_prompts": len(pools), "pool_size": cfg.pool_size, "comparison": {},
-                "sentence": "Too few prompts with an accepted completion to compare the policies.",
-                "failure_diff_se": float("nan"), "quality_diff_se": float("nan"),
-                "failure_significant": False, "quality_significant": False}
+        return BatchVsSequential(cfg.batch_k, len(pools), cfg.pool_size,
+                                 "Too few prompts with an accepted completion to compare the policies.",
+                                 condition=condition)
     rep = policy_difference_report(pools, clf.threshold, cfg.batch_k, classifier_name="this classifier")
-    return {"k": cfg.batch_k, "n_prompts": rep.n_prompts, "sentence": rep.sentence,
-            "comparison": rep.pooled.to_dict(), "failure_diff_se": rep.failure_diff_se,
-            "quality_diff_se": rep.quality_diff_se, "failure_significant": rep.failure_significant,
-            "quality_significant": rep.quality_significant, "pool_size": cfg.pool_size}
+    return BatchVsSequential(cfg.batch_k, rep.n_prompts, cfg.pool_size, rep.sentence, rep.pooled.to_dict(),
+                             rep.failure_diff_se, rep.quality_diff_se, rep.failure_significant,
+                             rep.quality_significant, condition=condition)
 
 
 def understanding_section(world: StoryWorld, failures: Sequence[tuple[Prompt, str]], cfg: MeasureConfig,
-                          seed: int) -> dict[str, Any]:
+                          seed: int) -> Understanding:
     """For each (StoryWorld Prompt, completion) failure, how often StoryWorld's (simulated) generator
     continues it with the injury."""
     from nines.evaluate.understanding import oracle_judge, understanding_rate
@@ -129,23 +134,21 @@ def understanding_section(world: StoryWorld, failures: Sequence[tuple[Prompt, st
     from nines.storyworld.aftermath import AftermathGenerator
 
     if not failures:
-        return {"n_failures": 0, "egregious": 0, "subtle": 0, "threshold": cfg.understanding_threshold,
-                "examples": []}
+        return Understanding(0, 0, 0, cfg.understanding_threshold)
     results = understanding_rate(AftermathGenerator(world, pairs=failures), oracle_judge(),
                                  [(p.text, c) for p, c in failures],
                                  n_continuations=cfg.understanding_continuations, seed=seed)
     egregious, subtle = split_egregious(results, cfg.understanding_threshold)
-    return {
-        "n_failures": len(results), "egregious": len(egregious), "subtle": len(subtle),
-        "threshold": cfg.understanding_threshold, "continuations": cfg.understanding_continuations,
-        "generator": "storyworld-aftermath (simulated understanding)",
-        "examples": [{"prompt": r.prompt, "completion": r.completion, "rate": r.rate,
-                      "egregious": r.rate >= cfg.understanding_threshold} for r in results[:12]],
-    }
+    return Understanding(
+        len(results), len(egregious), len(subtle), cfg.understanding_threshold, cfg.understanding_continuations,
+        "storyworld-aftermath (simulated understanding)",
+        [{"prompt": r.prompt, "completion": r.completion, "rate": r.rate,
+          "egregious": r.rate >= cfg.understanding_threshold} for r in results[:12]])
 
 
 def reliability_section(world: StoryWorld, clf: Classifier, families: Sequence[str] | None, cfg: MeasureConfig,
-                        seed: int, confidence: float = 0.95, oracle: Oracle | None = None) -> dict[str, Any]:
+                        seed: int, confidence: float = 0.95, oracle: Oracle | None = None,
+                        condition: str = "") -> Reliability:
     """The filtered failure rate at every threshold, from ONE labelled set of unfiltered first samples.
 
     Each prompt's first sample is labelled by ``oracle`` (default StoryWorld's exact one; a table of
@@ -170,21 +173,18 @@ def reliability_section(world: StoryWorld, clf: Classifier, families: Sequence[s
     i = int(np.argmin(np.abs(thresholds - clf.threshold)))
     pooled = pooled_failure_rate(labels, (first <= clf.threshold).astype(float), confidence=confidence)
     at = curve.estimates[i]
-    return {
-        "n_prompts": len(labels), "samples_per_prompt": cfg.samples_per_prompt, "n_labels": len(labels),
-        "n_failures_unfiltered": int(labels.sum()), "method": f"reweighted ratio, delta method, {confidence:.0%}",
-        "thresholds": thresholds.tolist(), "estimate": curve.estimate.tolist(), "lower": curve.lower.tolist(),
-        "upper": curve.upper.tolist(), "acceptance": curve.acceptance.tolist(),
-        "at_threshold": {"threshold": float(thresholds[i]), "estimate": at.estimate, "lower": at.lower,
-                         "upper": at.upper, "n": at.n, "n_accepted": at.n_accepted,
-                         "effective_sample_size": at.effective_sample_size},
-        "pooled_at_threshold": {"estimate": pooled.estimate, "lower": pooled.lower, "upper": pooled.upper},
-    }
+    return Reliability(
+        len(labels), cfg.samples_per_prompt, len(labels), int(labels.sum()),
+        f"reweighted ratio, delta method, {confidence:.0%}", thresholds.tolist(), curve.estimate.tolist(),
+        curve.lower.tolist(), curve.upper.tolist(), curve.acceptance.tolist(),
+        ReliabilityPoint(float(thresholds[i]), at.estimate, at.lower, at.upper, at.n, at.n_accepted,
+                         at.effective_sample_size),
+        {"estimate": pooled.estimate, "lower": pooled.lower, "upper": pooled.upper}, condition=condition)
 
 
 def run_measurements(world: StoryWorld, clf: Classifier, conditions: Sequence[ConditionResult],
                      families: dict[str, Any], cfg: MeasureConfig, filter_cfg: FilterConfig, eval_cfg: EvalConfig,
-                     console: Any = None, oracle: Oracle | None = None) -> dict[str, Any]:
+                     console: Any = None, oracle: Oracle | None = None) -> Measurements:
     """All measurement sections for a run's conditions (results of :func:`evaluate_condition`).
 
     Reliability and batch-vs-sequential are measured on the first condition (the in-family one);
@@ -193,28 +193,30 @@ def run_measurements(world: StoryWorld, clf: Classifier, conditions: Sequence[Co
     """
     seed = eval_cfg.seed + 7
     first = conditions[0]
-    out: dict[str, Any] = {"config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__}}
-    out["reliability"] = reliability_section(world, clf, families[first.name], cfg, seed, eval_cfg.confidence,
-                                             oracle=oracle)
-    out["reliability"]["condition"] = first.name
-    out["winrate"] = {c.name: winrate_section(world, clf, families[c.name], cfg, filter_cfg, seed + 1 + i)
-                      for i, c in enumerate(conditions)}
-    out["batch_vs_sequential"] = policy_section(world, clf, families[first.name], cfg, seed + 50, oracle=oracle)
-    out["batch_vs_sequential"]["condition"] = first.name
+    reliability = reliability_section(world, clf, families[first.name], cfg, seed, eval_cfg.confidence,
+                                      oracle=oracle, condition=first.name)
+    winrate = {c.name: winrate_section(world, clf, families[c.name], cfg, filter_cfg, seed + 1 + i)
+               for i, c in enumerate(conditions)}
+    policies = policy_section(world, clf, families[first.name], cfg, seed + 50, oracle=oracle, condition=first.name)
     examples = [ex for c in conditions for ex in c.filtered_failure_examples]
     # The saved scene ids rebuild the failures' Prompts (the simulated aftermath needs StoryWorld scenes).
     known = [ex for ex in examples if ex.get("scene_id") is not None]
     failures = list(zip(world.prompts_of_scenes([ex["scene_id"] for ex in known]), [ex["completion"] for ex in known]))
-    out["understanding"] = understanding_section(world, failures, cfg, seed + 60)
+    out = Measurements({k: getattr(cfg, k) for k in cfg.__dataclass_fields__}, reliability, winrate, policies,
+                       understanding_section(world, failures, cfg, seed + 60))
     if console is not None:
-        rel = out["reliability"]["at_threshold"]
-        console.print(f"reweighted from {out['reliability']['n_labels']} unfiltered labels: filtered failure rate "
-                      f"{rel['estimate']:.3g} [{rel['lower']:.3g}, {rel['upper']:.3g}] at the chosen threshold")
-        for name, w in out["winrate"].items():
-            console.print(f"win rate filtered vs unfiltered ({name}): {w['estimate']:.3f} "
-                          f"[{w['lower']:.3f}, {w['upper']:.3f}], {w['judge_calls']} judge calls")
-        console.print(out["batch_vs_sequential"]["sentence"])
-        u = out["understanding"]
-        console.print(f"of {u['n_failures']} filtered failures, {u['egregious']} are egregious (the generator's own "
-                      f"continuations imply the injury at least {u['threshold']:.0%} of the time)")
+        _print(console, out)
     return out
+
+
+def _print(console: Any, m: Measurements) -> None:
+    rel = m.reliability.at_threshold
+    console.print(f"reweighted from {m.reliability.n_labels} unfiltered labels: filtered failure rate "
+                  f"{rel.estimate:.3g} [{rel.lower:.3g}, {rel.upper:.3g}] at the chosen threshold")
+    for name, w in m.winrate.items():
+        console.print(f"win rate filtered vs unfiltered ({name}): {w['estimate']:.3f} "
+                      f"[{w['lower']:.3f}, {w['upper']:.3f}], {w['judge_calls']} judge calls")
+    console.print(m.batch_vs_sequential.sentence)
+    u = m.understanding
+    console.print(f"of {u.n_failures} filtered failures, {u.egregious} are egregious (the generator's own "
+                  f"continuations imply the injury at least {u.threshold:.0%} of the time)")

@@ -12,6 +12,7 @@ from nines.stats.binomial import Interval, nines_line
 
 if TYPE_CHECKING:
     from nines.classify.calibrate import Calibration
+    from nines.evaluate.measure_results import BatchVsSequential, Measurements, Reliability, Understanding
     from nines.evaluate.prose_eval import ProseMetrics
     from nines.evaluate.results import Evaluation, RunSummary
     from nines.evaluate.storyworld_eval import ConditionResult
@@ -152,23 +153,23 @@ third-party dev set (TinyStories and Grimm sentences, labelled by the guide) whe
 <th>recall at matched rate</th></tr>{rows}</table>{dev}"""
 
 
-def _reliability_section(rel: dict[str, Any], threshold: float, direct: Interval | None) -> str:
-    at, pooled = rel["at_threshold"], rel["pooled_at_threshold"]
+def _reliability_section(rel: Reliability, threshold: float, direct: Interval | None) -> str:
+    at, pooled = rel.at_threshold, rel.pooled_at_threshold
     rows = "".join(
         f"<tr><td>{t:.4g}</td><td>{a:.3f}</td><td>{e:.3g}</td><td>[{lo:.3g}, {hi:.3g}]</td></tr>"
-        for t, a, e, lo, hi in zip(rel["thresholds"], rel["acceptance"], rel["estimate"], rel["lower"], rel["upper"]))
+        for t, a, e, lo, hi in zip(rel.thresholds, rel.acceptance, rel.estimate, rel.lower, rel.upper))
     direct_txt = (f"The direct filter run on fresh prompts measured {direct}." if direct else "")
     return f"""
 <h2>Reliability from unfiltered labels</h2>
-<p>One labelled set of {rel['n_labels']:,} unfiltered first samples ({rel['n_failures_unfiltered']} injurious;
-condition: {html.escape(rel['condition'])}), plus {rel['samples_per_prompt']} classifier-scored samples per prompt
+<p>One labelled set of {rel.n_labels:,} unfiltered first samples ({rel.n_failures_unfiltered} injurious;
+condition: {html.escape(rel.condition)}), plus {rel.samples_per_prompt} classifier-scored samples per prompt
 to estimate P(accept | prompt), evaluates the filtered policy at every threshold by reweighting
-(weights a / P(accept | prompt); {html.escape(rel['method'])}).</p>
-<p class="headline">At the chosen threshold: {at['estimate']:.3g} [{at['lower']:.3g}, {at['upper']:.3g}]
-(n={at['n']:,} labels, {at['n_accepted']:,} accepted, effective sample size {at['effective_sample_size']:.0f}).
+(weights a / P(accept | prompt); {html.escape(rel.method)}).</p>
+<p class="headline">At the chosen threshold: {at.estimate:.3g} [{at.lower:.3g}, {at.upper:.3g}]
+(n={at.n:,} labels, {at.n_accepted:,} accepted, effective sample size {at.effective_sample_size:.0f}).
 {direct_txt} The naive pooled estimate (share of accepted labelled rows that fail, biased when acceptance varies
 by prompt) is {pooled['estimate']:.3g} [{pooled['lower']:.3g}, {pooled['upper']:.3g}].</p>
-{_img(plots.failure_vs_threshold_plot(rel, threshold, direct), "failure rate vs threshold")}
+{_img(plots.failure_vs_threshold_plot(rel.to_dict(), threshold, direct), "failure rate vs threshold")}
 <table><tr><th>threshold</th><th>acceptance</th><th>failure rate</th><th>95% interval</th></tr>{rows}</table>"""
 
 
@@ -190,39 +191,39 @@ exactly 1/2, which saves those judge calls without bias.</p>
 {_img(plots.winrate_plot(names, list(wr.values())), "win rate")}"""
 
 
-def _policy_section(pol: dict[str, Any]) -> str:
-    c = pol["comparison"]
+def _policy_section(pol: BatchVsSequential) -> str:
+    c = pol.comparison
     return f"""
-<h2>Batch of {pol['k']}, keep the safest vs sequential rejection sampling</h2>
-<p>{html.escape(pol['sentence'])}</p>
-<p class="note">Exact output distributions of both policies on {pol['n_prompts']} prompts' pools of
-{pol['pool_size']} scored completions (condition: {html.escape(pol['condition'])}); standard errors over prompts:
-failure difference {pol['failure_diff_se']:.2g}, quality difference {pol['quality_diff_se']:.2g}.
+<h2>Batch of {pol.k}, keep the safest vs sequential rejection sampling</h2>
+<p>{html.escape(pol.sentence)}</p>
+<p class="note">Exact output distributions of both policies on {pol.n_prompts} prompts' pools of
+{pol.pool_size} scored completions (condition: {html.escape(pol.condition)}); standard errors over prompts:
+failure difference {pol.failure_diff_se:.2g}, quality difference {pol.quality_diff_se:.2g}.
 Raw figures: {html.escape(str({k: (round(v, 5) if isinstance(v, float) else v) for k, v in c.items()}))}</p>"""
 
 
-def _understanding_section(u: dict[str, Any]) -> str:
-    if not u["n_failures"]:
+def _understanding_section(u: Understanding) -> str:
+    if not u.n_failures:
         return "<h2>Does the generator understand its failures?</h2><p>No filtered failures to analyse.</p>"
     items = "".join(
         f"<li>{'<b>egregious</b>' if ex['egregious'] else 'subtle'} ({ex['rate']:.0%}): {html.escape(ex['prompt'])} "
-        f"<i>{html.escape(ex['completion'])}</i></li>" for ex in u["examples"])
+        f"<i>{html.escape(ex['completion'])}</i></li>" for ex in u.examples)
     return f"""
 <h2>Does the generator understand its failures?</h2>
 <p>Each filtered failure (injurious, yet accepted) is fed back to the generator, which writes
-{u['continuations']} continuations; a failure is <b>egregious</b> when at least {u['threshold']:.0%} of them imply
-the injury happened (the generator itself knows), subtle otherwise. Generator: {html.escape(u['generator'])}.</p>
-<p class="headline">{u['egregious']} egregious and {u['subtle']} subtle out of {u['n_failures']} failures.</p>
+{u.continuations} continuations; a failure is <b>egregious</b> when at least {u.threshold:.0%} of them imply
+the injury happened (the generator itself knows), subtle otherwise. Generator: {html.escape(u.generator)}.</p>
+<p class="headline">{u.egregious} egregious and {u.subtle} subtle out of {u.n_failures} failures.</p>
 <ul>{items}</ul>"""
 
 
-def _measures(measures: dict[str, Any] | None, threshold: float, conds: Sequence[ConditionResult]) -> str:
-    if not measures:
+def _measures(measures: Measurements | None, threshold: float, conds: Sequence[ConditionResult]) -> str:
+    if measures is None:
         return ""
-    rel = measures["reliability"]
-    direct = next((c.filtered for c in conds if c.name == rel["condition"]), None)
-    return (_reliability_section(rel, threshold, direct) + _winrate_section(measures["winrate"])
-            + _policy_section(measures["batch_vs_sequential"]) + _understanding_section(measures["understanding"]))
+    rel = measures.reliability
+    direct = next((c.filtered for c in conds if c.name == rel.condition), None)
+    return (_reliability_section(rel, threshold, direct) + _winrate_section(measures.winrate)
+            + _policy_section(measures.batch_vs_sequential) + _understanding_section(measures.understanding))
 
 
 def active_learning_section(al: dict[str, Any] | None) -> str:

@@ -15,6 +15,7 @@ from nines.stats.binomial import Interval
 
 if TYPE_CHECKING:
     from nines.classify.calibrate import Calibration
+    from nines.evaluate.measure_results import Measurements
     from nines.evaluate.prose_eval import ProseMetrics
     from nines.evaluate.storyworld_eval import ConditionResult
 
@@ -34,7 +35,7 @@ class Evaluation:
 
     conditions: list[ConditionResult]
     families: dict[str, list[str] | None]
-    measures: dict[str, Any] | None = None
+    measures: Measurements | None = None
     classifier: str = ""
     threshold: float = float("nan")
 
@@ -53,7 +54,7 @@ class Evaluation:
         out: dict[str, Any] = {"classifier": self.classifier, "threshold": self.threshold,
                                "conditions": self.conditions_dict()}
         if self.measures is not None:
-            out["measures"] = self.measures
+            out["measures"] = self.measures.to_dict()
         return out
 
 
@@ -120,7 +121,7 @@ class RunSummary:
             "config": self.config, "data": self.data, "training": self.training.to_dict(),
             "calibration": self.calibration.to_dict(), "seed_test": self.seed_test.to_dict(),
             "conditions": self.evaluation.conditions_dict(), "timings": dict(self.timings),
-            "measures": self.evaluation.measures, "real_prose": [m.to_dict() for m in self.real_prose],
+            "measures": self.evaluation.measures.to_dict() if self.evaluation.measures else None, "real_prose": [m.to_dict() for m in self.real_prose],
         }
         if self.distillation is not None:
             out["distillation"] = self.distillation

@@ -7,6 +7,8 @@ Forms:
 * ``llama2c:<dir>``: a folder with a llama2.c checkpoint and its ``tok*.bin`` tokenizer, e.g.
   ``llama2c:../shared/models/stories260K``; converted once into a cache folder
   (``$NINES_CACHE`` or ``~/.cache/nines``, a temporary folder when that is not writable).
+* ``safetext`` or ``safetext:<key>=<value>,...``: SafeText's own continuations with an exact oracle,
+  e.g. ``safetext:p_unsafe=0.2,split=test`` (:class:`nines.generate.safetext.SafeTextConfig`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from nines.generate.base import Generator
 FORMS = (
     "hf:<path-or-hub-id> (e.g. 'hf:gpt2'), "
     "openai:<base_url>#<model> (e.g. 'openai:http://localhost:8000/v1#my-model'), "
-    "llama2c:<dir with model .bin and tok*.bin> (e.g. 'llama2c:../shared/models/stories260K')"
+    "llama2c:<dir with model .bin and tok*.bin> (e.g. 'llama2c:../shared/models/stories260K'), "
+    "safetext[:key=value,...] (e.g. 'safetext:p_unsafe=0.2,split=test')"
 )
 
 
@@ -42,6 +45,12 @@ def load_generator(spec: str, **kwargs: Any) -> Generator:
         ValueError: on an unknown or malformed spec.
     """
     scheme, sep, rest = spec.partition(":")
+    if scheme == "safetext":
+        from nines.config import load_config
+        from nines.generate.safetext import SafeTextConfig, SafeTextGenerator
+
+        fields = [kv.strip() for kv in rest.split(",") if kv.strip()]
+        return SafeTextGenerator(load_config(SafeTextConfig, None, fields))
     if not sep or not rest:
         raise ValueError(f"generator spec {spec!r} is not valid; use one of: {FORMS}")
     if scheme == "hf":

@@ -19,7 +19,6 @@ from nines.classify.calibrate import Calibration, CalibrationConfig
 from nines.classify.train import TrainConfig, TrainResult, data_fingerprint
 from nines.config import save_config, to_dict
 from nines.distill.report import distill_section
-from nines.distill.run import DistillConfig
 from nines.evaluate.measure import MeasureConfig
 from nines.evaluate.prose_eval import ProseMetrics, evaluate_prose, real_prose_sets
 from nines.evaluate.results import Evaluation, RunSummary, SeedTest, TrainingSummary
@@ -30,6 +29,7 @@ from nines.recipes import calibrate as cal_recipe
 from nines.recipes import evaluate as eval_recipe
 from nines.recipes import train as train_recipe
 from nines.recipes.data import DataConfig, RunData, build_run_data
+from nines.recipes.distill import DistillConfig
 
 #: ``nines demo --quick``: small enough to check an install in a few minutes.
 QUICK_OVERRIDES: tuple[str, ...] = (
@@ -162,7 +162,7 @@ def _distill_step(run: _Steps) -> dict[str, Any]:
 
     run.con.rule("[bold]6. distill[/] the filter into one generator (best-of-n and RL)")
     dcfg = replace(run.cfg.distill, output=str(run.out / "distill"), classifier=str(run.out / "classifier"))
-    distilled = distill(dcfg, progress=run.progress, console=run.con)
+    distilled = distill(dcfg, progress=run.progress, console=run.con).to_dict()
     run.done("distill")
     return {k: distilled[k] for k in ("start", "policies", "kl_curve", "timings") if k in distilled}
 

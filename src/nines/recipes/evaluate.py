@@ -11,6 +11,7 @@ from typing import Any
 from rich.console import Console
 
 from nines.evaluate.measure import MeasureConfig, run_measurements
+from nines.evaluate.measure_results import Measurements
 from nines.evaluate.results import Evaluation
 from nines.evaluate.storyworld_eval import EvalConfig, evaluate_condition
 from nines.filter import FilterConfig
@@ -66,7 +67,7 @@ def evaluate(world: Any, clf: Any, split: FamilySplit | None, filter_cfg: Filter
 
 
 def measure(world: Any, clf: Any, evaluation: Evaluation, cfg: MeasureConfig, filter_cfg: FilterConfig,
-            eval_cfg: EvalConfig, console: Console | None = None) -> dict[str, Any]:
+            eval_cfg: EvalConfig, console: Console | None = None) -> Measurements:
     """The measurements on ``evaluation``'s conditions (:func:`nines.evaluate.measure.run_measurements`)."""
     return run_measurements(world, clf, evaluation.conditions, evaluation.families, cfg, filter_cfg, eval_cfg,
                             console=console)

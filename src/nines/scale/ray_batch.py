@@ -164,16 +164,12 @@ class FilterJob:
         clf_dir: the classifier folder (must be readable from every worker).
         generator: a generator spec as ``nines generate --generator`` takes.
         config: the filter settings.
-        world_prompts: for ``storyworld``: ``(num_prompts, seed)`` of the
-            ``sample_prompts`` call that made the prompts; a worker's own world repeats it so that
-            it knows their latent scenes.
         device: the classifier's device.
     """
 
     clf_dir: str
     generator: str
     config: FilterConfig
-    world_prompts: tuple[int, int] | None = None
     device: str = "auto"
 
     def build(self) -> tuple[Any, Any]:
@@ -183,10 +179,8 @@ class FilterJob:
         if self.generator == "storyworld" or self.generator.startswith("storyworld:"):
             from nines.storyworld import StoryWorld
 
-            world = StoryWorld(seed=0)
-            if self.world_prompts is not None:
-                world.sample_prompts(self.world_prompts[0], seed=self.world_prompts[1])
-            gen: Any = world.generator()
+            # The prompts' ids name their scenes, so a worker's own world needs no prompt history.
+            gen: Any = StoryWorld(seed=0).generator()
         else:
             from nines.generate.registry import load_generator
 

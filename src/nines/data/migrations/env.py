@@ -12,11 +12,23 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection
 
+from nines.data.schema import metadata
+
 config = context.config
+# The one table definition (tests/data/test_store_schema.py checks the migrations build exactly it),
+# so `alembic revision --autogenerate` diffs a database against it. The app's tables join the same
+# MetaData only when nines.app.schema is imported (data sits below app), so tables the database has
+# and the MetaData lacks are left alone rather than proposed for dropping.
+target_metadata = metadata
+
+
+def _include(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    return not (type_ == "table" and reflected and compare_to is None)
 
 
 def _run(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=None, render_as_batch=True)
+    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
+                      include_object=_include)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -30,7 +42,7 @@ def _url() -> str:
 
 def run_migrations_offline() -> None:
     """Emit SQL to stdout instead of running it (``alembic upgrade head --sql``)."""
-    context.configure(url=_url(), target_metadata=None, literal_binds=True)
+    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True)
     with context.begin_transaction():
         context.run_migrations()
 
