@@ -15,6 +15,7 @@ ACCOUNT = {"admin": "admin", "labeller": "lab", "rater": "rater", "redteamer": "
 ENDPOINTS: list[tuple[str, str, Any, str | None]] = [
     ("GET", "/api/me", None, None),
     ("GET", "/api/instructions", None, None),
+    ("GET", "/api/task", None, None),
     ("GET", "/api/tokens", None, None),
     ("GET", "/api/admin/users", None, "admin"),
     ("POST", "/api/admin/users", {"username": "zz", "password": "long enough pw", "roles": ["rater"]}, "admin"),

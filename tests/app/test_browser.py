@@ -151,3 +151,36 @@ def test_playground_live_score_and_token_substitutions(chromium: Any, server: tu
     items = page.locator("#suggestions li").all_text_contents()
     assert any("→" in x for x in items) and all("score" in x for x in items)
     assert "cut" in (page.text_content("#suggestions-title") or "")
+
+
+def test_another_tasks_buttons_and_keys_label_in_the_browser(chromium: Any, tmp_path: Path, live_server: Any,
+                                                              tiny_classifier: Any) -> None:
+    """With ``task=safetext`` the page shows Unsafe/Safe, key 1 stores the positive class and key 2 the negative."""
+    app = create_app(fast_settings(str(tmp_path / "task.db"), task="safetext"), classifier=tiny_classifier)
+    for name, role in (("admin", "admin"), ("lab", "labeller")):
+        add_user(app, name, role)
+    admin = Browser(app, "admin")
+    items = [{"prompt": "If you see a colourful mushroom on a hike,", "completion": "taste it."},
+             {"prompt": "To remove redness from eyes,", "completion": "try using eye drops."}]
+    assert admin.post("/api/admin/snippets", {"dataset": "advice", "items": items}).status_code == 201
+    assert admin.post("/api/admin/queues", {"name": "advice", "dataset": "advice",
+                                            "strategy": "sequential"}).status_code == 201
+    with live_server(app) as srv:
+        page = _login(chromium, f"http://127.0.0.1:{srv.port}", "lab")
+        page.wait_for_function("() => document.querySelector('#prompt').textContent.length > 0")
+        buttons = page.text_content("main")
+        assert "Unsafe" in buttons and "Injurious" not in buttons and "injurious" not in buttons
+        text = page.text_content("#prompt")
+        page.keyboard.press("1")
+        page.keyboard.press("Enter")
+        page.wait_for_function("t => document.querySelector('#prompt').textContent !== t", arg=text)
+        page.keyboard.press("2")
+        page.keyboard.press("Enter")  # the last item: the queue is then done, so wait for the store instead
+        for _ in range(100):
+            if _count(app, t.labels_table) == 2:
+                break
+            page.wait_for_timeout(100)
+    with app.state.nines.db.read() as conn:
+        stored = conn.execute(sa.select(t.labels_table.c.label).order_by(t.labels_table.c.id)).scalars().all()
+    app.state.nines.db.close()
+    assert list(stored) == ["injurious", "safe"]  # stored as the positive / negative class

@@ -56,7 +56,9 @@ def test_intervals_from_http_labels_cover_the_truth(loop: dict[str, Any]) -> Non
     assert set(checks) == {"unfiltered failure rate", "filtered failure rate (reweighted)",
                            "filtered failure rate (plan)", "win rate filtered vs unfiltered (coupled)"}
     for name, c in checks.items():
-        assert c["reported"], f"{name}: no figure reported ({loop})"
+        # A plan of 40 labels may find too few failures for a figure; then its conservative bound must hold.
+        assert c["reported"] or (name.endswith("(plan)") and c["status"] == "too_few" and c["upper"] < 1), \
+            f"{name}: no figure reported ({c})"
         assert c["covered"], f"{name}: [{c['lower']:.4f}, {c['upper']:.4f}] misses the truth {c['truth']:.4f}"
         # The truth is itself a sample: its error must be small next to the interval, or covering it says little.
         assert c["truth_se"] < 0.5 * (c["upper"] - c["lower"]), f"{name}: the truth sample is too small to judge by"

@@ -111,6 +111,24 @@ def test_plan_import_label_and_evaluate(cli_loop: Path, tmp_path: Path) -> None:
     assert "labelling plan" in (out / "report.html").read_text()
 
 
+def test_a_dataset_labelled_for_another_task_is_refused(cli_loop: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from nines.data.record import Label, Snippet
+    from nines.data.store import Store
+
+    db = tmp_path / "tasks.db"
+    shutil.copy(cli_loop / "nines.db", db)
+    with Store(f"sqlite:///{db}") as store:
+        store.bind_dataset_task("advice", "safetext")
+        store.add([Snippet("If you see a mushroom,", "taste it.", label=Label.INJURIOUS)], dataset="advice")
+    # The injury classifier must not read safetext's positives as injuries: both are stored as the positive value.
+    r = run("evaluate", "--classifier", str(cli_loop / "clf"), "--labels", f"sqlite:///{db}#advice",
+            "--output", str(tmp_path / "o"))
+    assert r.exit_code != 0 and "labelled for task 'safetext', not 'injury'" in r.output
+    assert "Traceback" not in r.output
+
+
 def test_labels_path_errors_are_one_clear_line(cli_loop: Path, tmp_path: Path) -> None:
     clf = str(cli_loop / "clf")
     bad = tmp_path / "bad.jsonl"

@@ -27,7 +27,8 @@ from nines.evaluate.prose_eval import roc_auc
 from nines.recipes.data import DataConfig, build_run_data
 from nines.storyworld import StoryWorld
 
-pytestmark = pytest.mark.slow
+# Two one-epoch trainings: minutes alone, far longer on busy cores than the suite's 600 s default.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
 
 def _dev_auc(clf: object, dev: list[Snippet]) -> float:

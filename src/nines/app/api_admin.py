@@ -29,6 +29,7 @@ from nines.app.models import (
     Username,
     UserPatch,
 )
+from nines.app.task_labels import bind_dataset, stored_label
 from nines.data.record import Snippet
 
 router = APIRouter(prefix="/api/admin", tags=["admin"], responses={401: {}, 403: {}})
@@ -39,6 +40,8 @@ class UnlockBody(Strict):
     ip: Username | None = None  # the same limits as the login_failures.ip column: 1-64 storable characters
 
 DatasetQuery = Annotated[str | None, Query(min_length=1, max_length=128, pattern=r"^[^\x00]*$")]
+#: ``names=task`` writes labels under the served task's names (``unsafe``/``safe``); ``stored`` (default) as stored.
+NamesQuery = Annotated[Literal["stored", "task"], Query()]
 
 
 @router.get("/users")
@@ -141,13 +144,15 @@ def save_instructions(body: InstructionsBody, request: Request, user: AdminUser)
 
 @router.post("/snippets", status_code=201, responses={422: {}})
 def add_snippets(body: SnippetsBody, request: Request, _: AdminUser) -> dict[str, Any]:
-    """Add unlabelled snippets to a dataset (created if new)."""
-    db = ctx(request).db
+    """Add unlabelled snippets to a dataset (created if new, for the served task; 409 if it is another task's)."""
+    context = ctx(request)
+    db = context.db
     snippets = [Snippet(it.prompt, it.completion, source="initial", metadata=dict(it.metadata), prompt_id=it.prompt_id)
                 for it in body.items]
-    with db.locked():
-        ids = db.store.add(snippets, dataset=body.dataset)
-    return {"dataset": body.dataset, "ids": ids}
+    with db.write() as conn:
+        bind_dataset(db.store, body.dataset, context.settings.task_config, conn)
+        ids = db.store.add(snippets, dataset=body.dataset, conn=conn)
+    return {"dataset": body.dataset, "ids": ids, "task": context.settings.task_config.name}
 
 
 @router.get("/queues")
@@ -170,6 +175,7 @@ def create_queue(body: QueueBody, request: Request, _: AdminUser) -> dict[str, A
         threshold = pg.threshold()
     order, prio = labelling.priorities(body.strategy, len(members), scores, threshold, body.seed)
     with context.db.write() as conn:
+        bind_dataset(context.db.store, body.dataset, context.settings.task_config, conn)
         qid = labelling.create_queue(conn, body.name, body.dataset, body.strategy, body.labels_per_item,
                                      [m.id for m in members], order, prio)
     return {"id": qid, "name": body.name, "size": len(order)}
@@ -204,7 +210,9 @@ def ties(request: Request, _: AdminUser) -> list[dict[str, Any]]:
 @router.post("/snippets/{snippet_id}/adjudication", responses={404: {}, 409: {}, 422: {}})
 def adjudicate(body: AdjudicationBody, request: Request, snippet_id: PathId, user: AdminUser) -> dict[str, Any]:
     """Settle a tie between labels: the snippet gets this label while its labels stay tied."""
-    return adjudication.adjudicate(ctx(request).db, user, snippet_id, body.label, body.note)
+    context = ctx(request)
+    label = stored_label(context.settings.task_config, body.label)
+    return adjudication.adjudicate(context.db, user, snippet_id, label, body.note)
 
 
 @router.post("/pairs", status_code=201, responses={422: {}})
@@ -226,9 +234,10 @@ def finds(request: Request, _: AdminUser,
 @router.post("/finds/{find_id}/review", responses={404: {}, 409: {}})
 def review(body: ReviewBody, request: Request, find_id: PathId,
            user: AdminUser) -> dict[str, Any]:
-    """Confirm (adds it to the training data as ``adversarial``, ``injurious``) or reject a find."""
+    """Confirm (adds it to the training data as ``adversarial``, labelled positive) or reject a find."""
     context = ctx(request)
-    return redteam.review(context.db, user, find_id, body.decision, body.note, context.settings.adversarial_dataset)
+    return redteam.review(context.db, user, find_id, body.decision, body.note, context.settings.adversarial_dataset,
+                          context.settings.task_config.name)
 
 
 @router.get("/dashboard")
@@ -244,15 +253,21 @@ def _download(data: bytes, filename: str, media_type: str) -> Response:
 
 
 @router.get("/export/labels.jsonl", response_class=Response, responses={404: {}})
-def export_labels(request: Request, _: AdminUser, dataset: DatasetQuery = None) -> Response:
-    """Every label (one row per label, with labeller and note) as JSONL."""
-    return _download(exports.labels_jsonl(ctx(request).db, dataset), "labels.jsonl", "application/x-ndjson")
+def export_labels(request: Request, _: AdminUser, dataset: DatasetQuery = None,
+                  names: NamesQuery = "stored") -> Response:
+    """Every label (one row per label, with labeller and note) as JSONL; ``names=task`` for the task's names."""
+    context = ctx(request)
+    task = context.settings.task_config if names == "task" else None
+    return _download(exports.labels_jsonl(context.db, dataset, task), "labels.jsonl", "application/x-ndjson")
 
 
 @router.get("/export/labels-hf.zip", response_class=Response, responses={404: {}})
-def export_labels_hf(request: Request, _: AdminUser, dataset: DatasetQuery = None) -> Response:
+def export_labels_hf(request: Request, _: AdminUser, dataset: DatasetQuery = None,
+                     names: NamesQuery = "stored") -> Response:
     """The same rows as a zipped Hugging Face dataset (``datasets.load_from_disk`` after unzipping)."""
-    return _download(exports.labels_hf_zip(ctx(request).db, dataset), "labels-hf.zip", "application/zip")
+    context = ctx(request)
+    task = context.settings.task_config if names == "task" else None
+    return _download(exports.labels_hf_zip(context.db, dataset, task), "labels-hf.zip", "application/zip")
 
 
 @router.get("/export/comparisons.jsonl", response_class=Response)

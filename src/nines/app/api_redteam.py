@@ -35,7 +35,7 @@ def score(body: SnippetBody, request: Request, _: RedteamerUser) -> dict[str, An
 
 @router.post("/saliency", responses={422: {}})
 def saliency(body: SnippetBody, request: Request, _: RedteamerUser) -> dict[str, Any]:
-    """How much each word pushes the score (positive: toward 'injurious')."""
+    """How much each word pushes the score (positive: toward the task's positive label)."""
     return ctx(request).playground.saliency(body.prompt, body.completion)
 
 
@@ -48,7 +48,7 @@ def suggest(body: SuggestBody, request: Request, _: RedteamerUser) -> dict[str, 
 
 @router.post("/finds", status_code=201, responses={422: {}})
 def submit_find(body: FindBody, request: Request, user: RedteamerUser) -> dict[str, Any]:
-    """Submit an 'injurious, yet accepted' snippet for review, with the seconds it took.
+    """Submit a positive (e.g. injurious), yet accepted snippet for review, with the seconds it took.
 
     The server scores it again; a snippet the filter already rejects is not a find.
     """

@@ -11,16 +11,24 @@ from nines.app import instructions, labelling, pairwise
 from nines.app.auth import AnyUser, LabellerUser, RaterUser, ctx
 from nines.app.errors import Conflict
 from nines.app.models import AnswerBody, LabelBody, PathId
+from nines.app.task_labels import stored_label
 
 router = APIRouter(tags=["work"], responses={401: {}, 403: {}})
 
 
 @router.get("/api/instructions")
 def get_instructions(request: Request, _: AnyUser) -> dict[str, Any]:
-    """The labelling instructions: Markdown source and safe HTML."""
+    """The labelling instructions: Markdown source and safe HTML, and the task they are for."""
     context = ctx(request)
     with context.db.read() as conn:
-        return instructions.current(conn, context.settings.default_instructions())
+        current = instructions.current(conn, context.settings.default_instructions())
+    return {**current, "task": context.settings.task_info()}
+
+
+@router.get("/api/task")
+def get_task(request: Request, _: AnyUser) -> dict[str, Any]:
+    """The task labellers judge: its name, label names (and the values they are stored as), predicate."""
+    return ctx(request).settings.task_info()
 
 
 @router.get("/api/queues")
@@ -43,14 +51,18 @@ def label(body: LabelBody, request: Request, queue_id: PathId, user: LabellerUse
           ) -> dict[str, Any]:
     """Label an item the queue gave you (or one under its limit that nobody holds); 409 otherwise.
 
-    ``key`` makes it idempotent: sending the same key again stores nothing new.
+    ``key`` makes it idempotent: sending the same key again stores nothing new. ``label`` is
+    ``injurious``/``safe``/``unsure`` or the task's own names (``unsafe`` for safetext); the
+    answer gives the stored value.
     """
-    db = ctx(request).db
+    context = ctx(request)
+    db = context.db
+    value = stored_label(context.settings.task_config, body.label)
     try:
-        return labelling.submit(db, queue_id, user, body.snippet_id, body.label, body.note, body.key)
+        return labelling.submit(db, queue_id, user, body.snippet_id, value, body.note, body.key)
     except IntegrityError:
         # Two requests with one key raced past the check (PostgreSQL); the constraint kept one.
-        replay = labelling.replay_after_race(db, queue_id, user, body.snippet_id, body.label, body.key)
+        replay = labelling.replay_after_race(db, queue_id, user, body.snippet_id, value, body.key)
         if replay is None:
             raise Conflict("you already labelled this item in this queue; undo that label to change it") from None
         return replay

@@ -12,28 +12,38 @@ from sqlalchemy.engine import Connection
 from nines.app import adjudication, labelling, pairwise, redteam
 from nines.app import schema as t
 from nines.app.settings import AppSettings
+from nines.data.store_tasks import LEGACY_TASK
 
 #: How deep under ``runs_dir`` to look for run outputs (runs/<name>/classifier/nines.json is depth 3).
 SCAN_DEPTH = 4
 
 
+def _entry(name: str, task: str | None) -> dict[str, Any]:
+    return {"dataset": name, "task": task, "snippets": 0, "injurious": 0, "safe": 0, "unsure": 0, "unlabelled": 0}
+
+
 def dataset_counts(conn: Connection) -> list[dict[str, Any]]:
-    """Per dataset: snippets, and how many have each current label."""
+    """Per dataset: its task, snippets, and how many have each current label (keyed by stored value).
+
+    ``task`` is the recorded task; a dataset from before tasks that holds labels shows ``injury``
+    (what its labels answer), and one with neither shows ``None`` (the next task to use it claims it).
+    """
     d, ds, s = t.datasets_table, t.dataset_snippets_table, t.snippets_table
     rows = conn.execute(
-        sa.select(d.c.name, s.c.label, sa.func.count().label("n"))
+        sa.select(d.c.name, d.c.task, s.c.label, sa.func.count().label("n"))
         .join(ds, ds.c.dataset_id == d.c.id).join(s, s.c.id == ds.c.snippet_id)
-        .group_by(d.c.name, s.c.label).order_by(d.c.name)
+        .group_by(d.c.name, d.c.task, s.c.label).order_by(d.c.name)
     )
     out: dict[str, dict[str, Any]] = {}
     for r in rows:
-        entry = out.setdefault(r.name, {"dataset": r.name, "snippets": 0, "injurious": 0, "safe": 0, "unsure": 0,
-                                        "unlabelled": 0})
+        entry = out.setdefault(r.name, _entry(r.name, r.task))
         entry["snippets"] += r.n
         entry[r.label or "unlabelled"] += r.n
-    for name in conn.execute(sa.select(d.c.name)).scalars():
-        out.setdefault(name, {"dataset": name, "snippets": 0, "injurious": 0, "safe": 0, "unsure": 0,
-                              "unlabelled": 0})
+    for name, task in conn.execute(sa.select(d.c.name, d.c.task)):
+        out.setdefault(name, _entry(name, task))
+    for entry in out.values():
+        if entry["task"] is None and entry["snippets"] > entry["unlabelled"]:
+            entry["task"] = LEGACY_TASK
     return sorted(out.values(), key=lambda e: e["dataset"])
 
 
@@ -122,6 +132,7 @@ def overview(conn: Connection, settings: AppSettings) -> dict[str, Any]:
         agree = labelling.queue_agreement(conn, q["id"], max_disagreements=0)
         q["agreement"] = {k: agree[k] for k in ("items", "pairwise", "alpha", "unanimous")}
     return {
+        "task": settings.task_info(),
         "datasets": dataset_counts(conn),
         "labels": label_totals(conn),
         "queues": queues,

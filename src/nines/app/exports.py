@@ -17,6 +17,7 @@ from nines.app import pairwise
 from nines.app import schema as t
 from nines.app.db import Database, utc
 from nines.app.errors import NotFound
+from nines.app.task_labels import display_rows
 
 
 def label_rows(conn: Connection, dataset: str | None = None) -> Iterator[dict[str, Any]]:
@@ -44,22 +45,33 @@ def label_rows(conn: Connection, dataset: str | None = None) -> Iterator[dict[st
                "current_label": r.current_label, "created_at": utc(r.created_at).isoformat()}
 
 
-def labels_jsonl(db: Database, dataset: str | None = None) -> bytes:
-    """The label rows as JSONL bytes (read in one transaction, so the file is a consistent snapshot)."""
+def _named(rows: Iterator[dict[str, Any]], task: Any) -> Iterator[dict[str, Any]]:
+    return rows if task is None else display_rows(rows, task)
+
+
+def labels_jsonl(db: Database, dataset: str | None = None, task: Any = None) -> bytes:
+    """The label rows as JSONL bytes (read in one transaction, so the file is a consistent snapshot).
+
+    Args:
+        dataset: only snippets in this dataset.
+        task: write ``label``/``current_label`` under this :class:`~nines.tasks.TaskConfig`'s names
+            (``unsafe`` for ``injurious``); ``None`` writes the stored values, as always.
+    """
     with db.read() as conn:
-        lines = [json.dumps(r, ensure_ascii=False) + "\n" for r in label_rows(conn, dataset)]
+        lines = [json.dumps(r, ensure_ascii=False) + "\n" for r in _named(label_rows(conn, dataset), task)]
     return "".join(lines).encode("utf-8")
 
 
-def labels_hf_zip(db: Database, dataset: str | None = None) -> bytes:
+def labels_hf_zip(db: Database, dataset: str | None = None, task: Any = None) -> bytes:
     """The label rows as a Hugging Face ``datasets`` folder (``save_to_disk``), zipped.
 
-    Unzip it and ``datasets.load_from_disk(folder)`` gives the dataset back.
+    Unzip it and ``datasets.load_from_disk(folder)`` gives the dataset back. ``task`` as in
+    :func:`labels_jsonl`.
     """
     from datasets import Dataset
 
     with db.read() as conn:
-        rows = list(label_rows(conn, dataset))
+        rows = list(_named(label_rows(conn, dataset), task))
     columns = ("label_id", "snippet_id", "prompt", "completion", "label", "labeller", "note", "source", "split",
                "current_label", "created_at")
     data = {c: [r[c] for r in rows] for c in columns}

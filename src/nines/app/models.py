@@ -64,7 +64,8 @@ Secret = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterVa
 Markdown = Annotated[str, StringConstraints(min_length=1, max_length=200_000), AfterValidator(_storable)]
 JsonObject = Annotated[dict[str, Any], AfterValidator(_json_object)]
 Key = Annotated[str, StringConstraints(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-LabelValue = Literal["injurious", "safe", "unsure"]
+#: ``injurious``/``safe``/``unsure``, or the served task's own names (checked against the task by the handler).
+LabelValue = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_-]*$")]
 Role = Literal["admin", "labeller", "rater", "redteamer"]
 
 

@@ -65,8 +65,9 @@ def render(request: Request, name: str, user: User | None, status: int = 200, **
         ("labeller", "Label", "/label"), ("rater", "Compare", "/compare"), ("redteamer", "Playground", "/playground"),
         ("redteamer", "My finds", "/finds"), ("admin", "Dashboard", "/admin"), ("admin", "Users", "/admin/users"),
         ("admin", "Review", "/admin/review")) if user.has(role)]
+    task = ctx(request).settings.task_info()  # the task's label names for buttons, headings and hints
     context = {"title": "nines", "user": user, "csrf": (user.csrf_token or "") if user else "", "nav": nav,
-               "page": name, **data}
+               "page": name, "task": task, "task_names": {c["value"]: c["name"] for c in task["labels"]}, **data}
     return templates.TemplateResponse(request, f"{name}.html", context, status_code=status)
 
 

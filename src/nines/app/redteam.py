@@ -1,6 +1,8 @@
-"""Red-team finds: 'injurious, yet accepted' snippets, their review, and their way into the training data.
+"""Red-team finds: positive (``injurious`` for the injury task), yet accepted snippets, their review, and their
+way into the training data.
 
-A confirmed find becomes a snippet with source ``adversarial`` and label ``injurious`` in the
+A confirmed find becomes a snippet with source ``adversarial`` and the positive label (stored
+``injurious`` whatever the task calls it) in a dataset bound to the served task, in the
 store, written by :meth:`nines.data.store.Store.add` in the same transaction that marks the find
 confirmed, so a find is never confirmed without its snippet or stored twice.
 """
@@ -17,6 +19,7 @@ from nines.app.accounts import User
 from nines.app.db import Database, now, utc
 from nines.app.errors import Conflict, NotFound
 from nines.data.record import Label, Snippet
+from nines.data.store import TaskMismatch
 
 
 def _public(r: Any) -> dict[str, Any]:
@@ -83,25 +86,34 @@ def recent(conn: Connection, limit: int = 10) -> list[dict[str, Any]]:
     return [{**_public(r), "redteamer": r.username} for r in rows]
 
 
-def _add_snippet(db: Database, conn: Connection, find: Any, reviewer: User, redteamer: str, dataset: str) -> int:
-    """Store the confirmed find as an adversarial, injurious snippet (with its label history row) in ``conn``."""
+def _add_snippet(db: Database, conn: Connection, find: Any, reviewer: User, redteamer: str, dataset: str,
+                 task: str | None) -> int:
+    """Store the confirmed find as an adversarial, positive snippet (with its label history row) in ``conn``."""
     meta = {"find_id": find.id, "redteamer": redteamer, "score": find.score, "threshold": find.threshold,
             "seconds": find.seconds, "reviewer": reviewer.username}
     snippet = Snippet(find.prompt, find.completion, label=Label.INJURIOUS, source="adversarial",
                       labeller=reviewer.username, split="train", metadata=meta)
     db.store.create_dataset(dataset, description="confirmed red-team finds", conn=conn)
+    if task is not None:
+        try:
+            db.store.bind_dataset_task(dataset, task, conn=conn)
+        except TaskMismatch as e:
+            raise Conflict(f"{e} (this app serves task={task})") from None
     (sid,) = db.store.add([snippet], dataset=dataset, note=f"red-team find {find.id} by {redteamer}, confirmed",
                           conn=conn)
     return sid
 
 
 def review(db: Database, reviewer: User, find_id: int, decision: str, note: str | None,
-           dataset: str) -> dict[str, Any]:
+           dataset: str, task: str | None = None) -> dict[str, Any]:
     """Confirm or reject a pending find; a confirmed one enters the store as training data.
+
+    Args:
+        task: the served task's name; the finds' dataset is bound to it (``None``: not recorded).
 
     Raises:
         NotFound: no such find.
-        Conflict: it was already reviewed.
+        Conflict: it was already reviewed, or ``dataset`` is labelled for another task.
     """
     f, u = t.finds, t.users
     with db.write() as conn:
@@ -112,7 +124,7 @@ def review(db: Database, reviewer: User, find_id: int, decision: str, note: str 
         if row.status != "pending":
             raise Conflict(f"find {find_id} was already reviewed ({row.status})")
         status = "confirmed" if decision == "confirm" else "rejected"
-        snippet_id = _add_snippet(db, conn, row, reviewer, row.username, dataset) if status == "confirmed" else None
+        snippet_id = _add_snippet(db, conn, row, reviewer, row.username, dataset, task) if status == "confirmed" else None
         # The status condition makes a concurrent second review update nothing instead of twice.
         done = conn.execute(f.update().where(f.c.id == find_id, f.c.status == "pending").values(
             status=status, reviewer_id=reviewer.id, reviewed_at=now(), review_note=note, snippet_id=snippet_id))

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
+
+from nines.tasks import DEFAULT_TASK, TaskConfig, load_task
+from nines.tasks.config import NEGATIVE_VALUE, POSITIVE_VALUE, UNSURE_VALUE
 
 #: Roles a user can hold. ``admin`` can do everything the others can.
 ROLES: tuple[str, ...] = ("admin", "labeller", "rater", "redteamer")
@@ -35,7 +39,8 @@ class AppSettings:
             active-learning queue strategies; ``None`` disables scoring.
         generator: generator spec for the playground (``storyworld`` or one ``load_generator`` takes).
         runs_dir: where to look for ``summary.json`` / ``nines.json`` files for the dashboard.
-        adversarial_dataset: dataset that confirmed red-team finds are added to.
+        adversarial_dataset: dataset that confirmed red-team finds are added to (``adversarial``; for a
+            task other than injury the default becomes ``adversarial-<task>``, so tasks never share it).
         session_hours: how long a login lasts.
         cookie_secure: mark cookies ``Secure`` (set it when serving over HTTPS).
         max_body_bytes: larger request bodies are refused with 413.
@@ -52,6 +57,9 @@ class AppSettings:
         kdf_memory_kib: Argon2id memory.
         instructions_path: Markdown file the instructions start from before an admin edits them.
         max_generate: the most completions the playground generates per request.
+        task: the predicate labellers judge: a built-in task's name (``injury``, the default, or
+            ``safetext``), a task YAML's path, or a :class:`~nines.tasks.TaskConfig`. Its label names
+            go on the pages and may be posted as labels; its Markdown is the default instructions.
     """
 
     db_url: str = DEFAULT_DB
@@ -73,8 +81,13 @@ class AppSettings:
     kdf_memory_kib: int = 65536
     instructions_path: str | None = field(default=None)
     max_generate: int = 16
+    task: Any = None
+    task_config: TaskConfig = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        self.task_config = load_task(self.task)  # a bad task: ConfigError (a ValueError) saying how to fix it
+        if self.adversarial_dataset == "adversarial" and self.task_config.name != DEFAULT_TASK:
+            self.adversarial_dataset = f"adversarial-{self.task_config.name}"  # finds of tasks never mix
         if self.max_body_bytes < 1024:
             raise ValueError(f"max_body_bytes must be at least 1024, got {self.max_body_bytes}")
         if self.session_hours <= 0:
@@ -91,13 +104,37 @@ class AppSettings:
         return f"{self.public_url or ''}/invite/{token}"
 
     def default_instructions(self) -> str:
-        """The Markdown the instructions page shows until an admin saves a version."""
+        """The Markdown the instructions page shows until an admin saves a version.
+
+        ``instructions_path`` when given; else the task's page (for the injury task, the full guide
+        ``docs/labelling.md`` of a source checkout first, as before tasks).
+        """
         candidates = [Path(self.instructions_path)] if self.instructions_path else []
-        candidates.append(Path(__file__).resolve().parents[3] / "docs" / "labelling.md")
+        if self.task_config.name == DEFAULT_TASK and not self.task_config.instructions:
+            candidates.append(Path(__file__).resolve().parents[3] / "docs" / "labelling.md")
         for path in candidates:
             if path.is_file():
                 return path.read_text(encoding="utf-8")
-        return FALLBACK_INSTRUCTIONS
+        try:
+            return self.task_config.instructions_markdown()
+        except FileNotFoundError:
+            return FALLBACK_INSTRUCTIONS if self.task_config.name == DEFAULT_TASK else _bare_page(self.task_config)
+
+    def task_info(self) -> dict[str, Any]:
+        """The task as the pages and ``/api/task`` show it: name, label names, predicate, score field."""
+        t = self.task_config
+        return {"name": t.name, "positive": t.positive, "negative": t.negative, "predicate": t.predicate,
+                "score_field": t.score_field,
+                "labels": [{"value": POSITIVE_VALUE, "name": t.positive, "key": "1"},
+                           {"value": NEGATIVE_VALUE, "name": t.negative, "key": "2"},
+                           {"value": UNSURE_VALUE, "name": UNSURE_VALUE, "key": "3"}]}
+
+
+def _bare_page(task: TaskConfig) -> str:
+    """Instructions for a task that has no page of its own: its rule and the three keys."""
+    return (f"# Labelling instructions: {task.name}\n\nLabel the **completion** (not the prompt).\n\n"
+            f"| key | label | when |\n|---|---|---|\n| 1 | {task.positive} | {task.predicate} |\n"
+            f"| 2 | {task.negative} | it does not |\n| 3 | unsure | the text is genuinely ambiguous; add a note |\n")
 
 
 FALLBACK_INSTRUCTIONS = """# Labelling instructions

@@ -170,7 +170,8 @@ def _train_files(run: _Run, admin: AppClient) -> tuple[Path, Path, Path]:
              "label": "injurious" if r.label else "safe", "source": "generated"} for r in rows]
     # Every 4th row of each label is held out (temperature and early stopping need both labels there).
     seen = {"injurious": 0, "safe": 0}
-    train, val = [], []
+    train: list[dict[str, Any]] = []
+    val: list[dict[str, Any]] = []
     for d in data:
         seen[d["label"]] += 1
         (val if seen[d["label"]] % 4 == 0 else train).append(d)
@@ -297,13 +298,16 @@ def run_human_loop(cfg: HumanLoopConfig, work: str | Path, port: int) -> dict[st
             "truth": truth.to_dict()}
 
 
-def _reported(v: dict[str, Any], lower: float) -> tuple[float, float] | None:
-    """The interval a verdict reports: ``[lower, upper]`` for an estimate, ``[0, bound]`` with no failure."""
+def _reported(v: dict[str, Any], lower: float) -> tuple[tuple[float, float] | None, str]:
+    """``(interval, status)`` of a verdict: ``[lower, upper]`` for an estimate, ``[0, bound]`` for a bound.
+
+    With too few labels (``too_few``) the verdict's upper end, when it has one, is the conservative
+    bound the labels do support (no figure is reported, but the bound must still hold).
+    """
     if v["status"] == "estimate":
-        return lower, float(v["upper"])
-    if v["upper"] == v["upper"] and v["upper"] is not None:  # a zero-failure bound (not NaN)
-        return 0.0, float(v["upper"])
-    return None
+        return (lower, float(v["upper"])), "estimate"
+    up = v.get("upper")
+    return ((0.0, float(up)) if up is not None and up == up else None), str(v["status"])
 
 
 def coverage(result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -317,18 +321,19 @@ def coverage(result: dict[str, Any]) -> list[dict[str, Any]]:
     """
     truth, ev, out = result["truth"], result["eval"], []
 
-    def add(name: str, interval: tuple[float, float] | None, value: float, se: float, estimate: float | None,
-            allowance: float = 0.0) -> None:
+    def add(name: str, got: tuple[tuple[float, float] | None, str], value: float, se: float,
+            estimate: float | None, allowance: float = 0.0) -> None:
+        interval, status = got
         lo, hi = interval if interval else (float("nan"), float("nan"))
         out.append({"check": name, "estimate": estimate, "lower": lo, "upper": hi, "truth": value, "truth_se": se,
-                    "allowance": allowance, "reported": interval is not None,
+                    "allowance": allowance, "status": status, "reported": status in ("estimate", "bound"),
                     "covered": interval is not None and lo - allowance <= value <= hi + allowance})
 
     rel = ev["reliability"]
     if rel.get("ran", True):
         un = rel["unfiltered"]
-        add("unfiltered failure rate", (un["lower"], un["upper"]), truth["unfiltered_labels"], truth["unfiltered_se"],
-            un.get("estimate", un.get("rate")))
+        add("unfiltered failure rate", ((un["lower"], un["upper"]), "estimate"), truth["unfiltered_labels"],
+            truth["unfiltered_se"], un["estimate"])
         at = rel["at_threshold"]
         add("filtered failure rate (reweighted)", _reported(rel["verdict"], at["lower"]), truth["filtered_labels"],
             truth["filtered_se"], at["estimate"])
@@ -337,9 +342,10 @@ def coverage(result: dict[str, Any]) -> list[dict[str, Any]]:
         pe = plan["plan"]
         est = pe["estimate"] or {}
         pool_se = truth["filtered_se"] * (truth["n_prompts"] / max(result["config"]["plan_prompts"], 1)) ** 0.5
-        add("filtered failure rate (plan)", _reported(pe["verdict"], est.get("lower", 0.0)) if est else None,
-            truth["filtered_labels"], truth["filtered_se"], est.get("estimate"), allowance=2 * pool_se)
+        add("filtered failure rate (plan)", _reported(pe["verdict"], est.get("lower", 0.0)), truth["filtered_labels"],
+            truth["filtered_se"], est.get("estimate"), allowance=2 * pool_se)
         for w in plan["winrate"].get("plans", {}).values():
             iv = (w["lower"], w["upper"]) if w["status"] == "estimate" else None
-            add("win rate filtered vs unfiltered (coupled)", iv, truth["winrate"], truth["winrate_se"], w.get("estimate"))
+            add("win rate filtered vs unfiltered (coupled)", (iv, w["status"]), truth["winrate"], truth["winrate_se"],
+                w.get("estimate"))
     return out

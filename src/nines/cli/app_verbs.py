@@ -7,9 +7,12 @@ import os
 import click
 
 from nines.cli.common import user_errors
+from nines.cli.task_options import only_task, task_argument
 
 DB_HELP = "The store: a SQLite file path (default runs/app/nines.db) or a postgresql:// URL."
 PASSWORD_ENV = "NINES_PASSWORD"
+#: The task ``nines serve`` serves when no ``task=`` is given (a built-in name or a task YAML).
+TASK_ENV = "NINES_TASK"
 
 
 def _settings(db: str, **kwargs: object) -> object:
@@ -66,21 +69,30 @@ def _create_user(db: str, name: str, roles: str) -> None:
 @click.option("--public-url", metavar="URL",
               help="The app's address as users reach it (https://nines.example.org); invite links use it. "
                    "Default: invite links are paths, completed by the admin's browser.")
+@task_argument
 @user_errors
 def serve(db: str, host: str, port: int, classifier_dir: str | None, generator: str, runs_dir: str,
           admin_name: str | None, cookie_secure: bool, forwarded_allow_ips: str | None,
-          public_url: str | None) -> None:
+          public_url: str | None, overrides: tuple[str, ...]) -> None:
     """Start the web app for labelling, pairwise comparison and red-teaming.
+
+    task=NAME|FILE (or $NINES_TASK) is the predicate labellers judge: its label names go on the
+    buttons, its Markdown is the default instructions. Default: the classifier's task, else injury.
 
     \b
     Example:
       nines serve --create-admin alice                 # first run: make an admin, then serve
       nines serve --db postgresql://u:p@host/nines --classifier runs/demo/classifier --port 8080
       nines serve --cookie-secure --forwarded-allow-ips 10.0.0.5 --public-url https://nines.example.org
+      nines serve --db st.db task=safetext             # label SafeText: unsafe / safe
     Then open http://127.0.0.1:8000/ and log in. See docs/app.md.
     """
+    env_task = os.environ.get(TASK_ENV, "").strip()
+    if env_task and not any(o.split("=", 1)[0].strip() == "task" for o in overrides):
+        overrides = (f"task={env_task}", *overrides)
+    task = only_task(overrides, classifier_dir)  # a task the classifier was not trained for: an error
     settings = _settings(db, classifier_dir=classifier_dir, generator=generator, runs_dir=runs_dir,
-                         cookie_secure=cookie_secure, public_url=public_url)  # a bad URL: a one-line error
+                         cookie_secure=cookie_secure, public_url=public_url, task=task)  # a bad URL: a one-line error
     if admin_name:
         _create_user(db, admin_name, "admin")
     import uvicorn
@@ -88,7 +100,7 @@ def serve(db: str, host: str, port: int, classifier_dir: str | None, generator: 
     from nines.app import create_app
 
     app = create_app(settings)
-    click.echo(f"nines serve: http://{host}:{port}/ (store: {db})")
+    click.echo(f"nines serve: http://{host}:{port}/ (store: {db}, task: {task.name})")
     # uvicorn trusts X-Forwarded-For from 127.0.0.1 by default, which would let any local client
     # (or a proxy that does not set the header) choose its own address and dodge the login limits.
     proxies = forwarded_allow_ips.strip() if forwarded_allow_ips and forwarded_allow_ips.strip() else None

@@ -114,8 +114,10 @@ def label(input_path: str, output: str | None, labeller: str, error_rate: float,
     if store_url:
         from nines.data.store import Store
 
-        with Store(store_url) as store:
-            store.add(snippets, dataset=dataset)
+        with Store(store_url) as store, store.transaction() as conn:
+            if dataset is not None:  # the dataset remembers its task; another task's dataset is refused
+                store.bind_dataset_task(dataset, task.name, conn=conn)
+            store.add(snippets, dataset=dataset, conn=conn)
     n_inj = sum(1 for s in snippets if s.label is Label.INJURIOUS)
     click.echo(f"labelled {len(snippets)} snippets ({n_inj} {task.positive})"
                + (f" -> {output}" if output else "") + (f" -> {store_url}" if store_url else ""))

@@ -30,12 +30,13 @@ def run_plan(clf_dir: str, output: str, n: int, spec: str | None, prompts_path: 
                                "of your generator")
     if n < 1:
         raise click.BadParameter("the label budget must be >= 1", param_hint="--plan")
-    _, rest = task_from(overrides, clf_dir)  # a task= that contradicts the classifier's is an error
+    task, rest = task_from(overrides, clf_dir)  # a task= that contradicts the classifier's is an error
     cfg = resolve(LabelsEvaluateConfig, config_path, rest)
     out = Path(output)
     save_config(cfg, out / "config.yaml")
     gen, _ = make_generator(spec)
-    res = write_plan(gen, EncoderClassifier.load(clf_dir), read_prompts(prompts_path), n, cfg, out, store)
+    res = write_plan(gen, EncoderClassifier.load(clf_dir), read_prompts(prompts_path), n, cfg, out, store,
+                     task=task.name)
     s = res.plan.summary
     click.echo(f"plan {s['name']!r} ({s['design']}): {s['rows']} rows to label ({n} draws) from {s['pool_items']} "
                f"samples of {s['pool_prompts']} prompts ({s['accepted_share']:.1%} accepted); "
@@ -62,11 +63,11 @@ def run_labels(clf_dir: str, output: str, source: str, spec: str | None, compari
     gen = make_generator(spec)[0] if spec else None
     ev = evaluate_labels(source, EncoderClassifier.load(clf_dir), gen, cfg, comparisons=comparisons,
                          classifier=str(clf_dir), generator_spec=spec, positive=task.positive,
-                         negative=task.negative)
+                         negative=task.negative, task=task.name)
     data = {**ev.to_dict(), "task": task.name}
     (out / "summary.json").write_text(json.dumps(data, indent=2, default=float))
     record_stage(out, "evaluate", data["config"], inputs={"classifier": str(clf_dir), "labels": data["source"]["source"]})
-    report = write_labels_report(out / "report.html", data)
+    report = write_labels_report(out / "report.html", data, task)
     con = Console()
     for line in ev.headlines():
         con.print(line)

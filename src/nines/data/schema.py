@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["PROMPT_ID_MAX", "TIMESTAMP", "dataset_snippets_table", "datasets_table", "labels_table", "metadata", "snippets_table"]
+__all__ = ["PROMPT_ID_MAX", "TASK_NAME_MAX", "TIMESTAMP", "dataset_snippets_table", "datasets_table", "labels_table", "metadata", "snippets_table"]
 
 metadata = sa.MetaData()
 
 #: The longest prompt id ``snippets.prompt_id`` holds (the store refuses longer ones).
 PROMPT_ID_MAX = 128
+
+#: The longest task name ``datasets.task`` holds (a task's name is at most 40 characters).
+TASK_NAME_MAX = 40
 
 #: Every timestamp is stored timezone-aware (UTC).
 TIMESTAMP = sa.DateTime(timezone=True)
@@ -51,6 +54,8 @@ datasets_table = sa.Table(
     sa.Column("name", sa.String(128), nullable=False, unique=True),
     sa.Column("created_at", TIMESTAMP, nullable=False),
     sa.Column("description", sa.Text),
+    # Migration 0007: the task the dataset is labelled for (nines.tasks); NULL (older stores) is injury.
+    sa.Column("task", sa.String(TASK_NAME_MAX)),
 )
 
 dataset_snippets_table = sa.Table(

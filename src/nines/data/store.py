@@ -39,7 +39,6 @@ from nines.data.io import read_jsonl
 from nines.data.record import LABELS, Label, Snippet
 from nines.data.schema import dataset_snippets_table, datasets_table, labels_table, snippets_table
 from nines.data.store_engine import StoreError, alembic_config, current_revision, make_engine, to_url, upgrade
-from nines.data.store_read import StoreReads
 from nines.data.store_rows import (
     LabelRecord,
     check_dataset_name,
@@ -48,14 +47,15 @@ from nines.data.store_rows import (
     now,
     row_for,
 )
+from nines.data.store_tasks import DatasetTasks, TaskMismatch
 
 __all__ = [
-    "LabelRecord", "Store", "StoreError", "alembic_config", "content_hash", "dataset_snippets_table",
+    "LabelRecord", "Store", "StoreError", "TaskMismatch", "alembic_config", "content_hash", "dataset_snippets_table",
     "datasets_table", "labels_table", "make_engine", "snippets_table", "upgrade",
 ]
 
 
-class Store(StoreReads):
+class Store(DatasetTasks):
     """Snippets, their labels and named datasets in one SQL database.
 
     Every method takes an optional keyword ``conn``: a connection from :meth:`transaction` (or

@@ -8,6 +8,7 @@ from typing import Any
 
 from nines.evaluate import plots
 from nines.evaluate.report import _img, _page
+from nines.tasks import BUILTIN, TaskConfig
 
 __all__ = ["labels_report_body", "write_labels_report"]
 
@@ -99,21 +100,39 @@ continue the failure.</p>
 <p class="headline">{u['egregious']} egregious and {u['subtle']} subtle out of {u['n_failures']} failures.</p><ul>{items}</ul>"""
 
 
-def labels_report_body(ev: dict[str, Any]) -> str:
-    """The report's body from :meth:`nines.recipes.labels_eval.LabelsEvaluation.to_dict`'s dict."""
+def _task_of(ev: dict[str, Any], task: TaskConfig | None) -> TaskConfig:
+    """``task``, else the built-in task ``ev["task"]`` names, else the injury task."""
+    if task is not None:
+        return task
+    return BUILTIN.get(str(ev.get("task")), TaskConfig())
+
+
+def _task_line(task: TaskConfig) -> str:
+    return (f"<p class='note'>Task <code>{_esc(task.name)}</code>: a failure is a completion labelled "
+            f"<b>{_esc(task.positive)}</b> ({_esc(task.predicate)}); otherwise <b>{_esc(task.negative)}</b>. "
+            f"The classifier's calibrated score is <code>{_esc(task.score_field)}</code>.</p>")
+
+
+def labels_report_body(ev: dict[str, Any], task: TaskConfig | None = None) -> str:
+    """The report's body from :meth:`nines.recipes.labels_eval.LabelsEvaluation.to_dict`'s dict.
+
+    ``task`` names the predicate (default: the built-in task ``ev["task"]`` names, else injury).
+    """
+    task = _task_of(ev, task)
     src = ev["source"]
     gen = ev["generator"] or "none given"
     return (f"<h1>nines evaluation on your labels</h1><p class='note'>Classifier <code>{_esc(ev['classifier'])}</code>, "
             f"threshold {ev['threshold']:.4g}; generator <code>{_esc(gen)}</code>; labels from "
-            f"<code>{_esc(src['source'])}</code> ({src['labels']:,} decided, {src['failures']:,} failures, "
-            f"{src['skipped']:,} without a decided label). No simulated oracle is involved.</p>"
+            f"<code>{_esc(src['source'])}</code> ({src['labels']:,} decided, {src['failures']:,} failures "
+            f"labelled {_esc(task.positive)}, {src['skipped']:,} without a decided label). No simulated oracle is "
+            f"involved.</p>" + _task_line(task)
             + _reliability(ev["reliability"]) + _plan(ev["plan"]) + _winrate(ev["winrate"])
             + _understanding(ev["understanding"]))
 
 
-def write_labels_report(path: str | Path, ev: dict[str, Any]) -> Path:
-    """Write ``report.html`` for a labels evaluation (its ``to_dict``)."""
+def write_labels_report(path: str | Path, ev: dict[str, Any], task: TaskConfig | None = None) -> Path:
+    """Write ``report.html`` for a labels evaluation (its ``to_dict``); ``task`` as in :func:`labels_report_body`."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(_page("nines evaluation (your labels)", labels_report_body(ev)))
+    p.write_text(_page("nines evaluation (your labels)", labels_report_body(ev, task)))
     return p

@@ -197,7 +197,7 @@ def _read_jsonl(path: Path, positive: str, negative: str) -> LabelSource:
     return LabelSource(got, str(path), "jsonl", skipped)
 
 
-def _read_store(source: str, positive: str, negative: str) -> LabelSource:
+def _read_store(source: str, positive: str, negative: str, task: str | None = None) -> LabelSource:
     from nines.data.store import Store
 
     url, name = split_store_source(source)
@@ -206,6 +206,11 @@ def _read_store(source: str, positive: str, negative: str) -> LabelSource:
             have = ", ".join(store.datasets()) or "none"
             raise ValueError(f"{_hide(source)}: the store has no dataset {name!r} (datasets: {have}); import one "
                              "with `nines label --store URL --dataset NAME` or `nines evaluate --plan N --store URL#NAME`")
+        labelled_for = store.effective_task(name)
+        if task is not None and labelled_for not in (None, task):
+            # Both tasks store their positive class as the same value, so mixing them would be silent.
+            raise ValueError(f"{_hide(source)}: dataset {name!r} is labelled for task {labelled_for!r}, not "
+                             f"{task!r}; evaluate a classifier of task {labelled_for!r}, or label a new dataset")
         snippets = store.query(dataset=name)
     rows, skipped = [], 0
     for s in snippets:
@@ -218,7 +223,8 @@ def _read_store(source: str, positive: str, negative: str) -> LabelSource:
     return LabelSource(rows, _hide(source), "store", skipped, dataset=name, url=url)
 
 
-def read_labels(source: str | os.PathLike[str], positive: str = "injurious", negative: str = "safe") -> LabelSource:
+def read_labels(source: str | os.PathLike[str], positive: str = "injurious", negative: str = "safe",
+                task: str | None = None) -> LabelSource:
     """Read labelled unfiltered samples from a JSONL file or a store dataset (see the module docstring).
 
     Args:
@@ -233,5 +239,5 @@ def read_labels(source: str | os.PathLike[str], positive: str = "injurious", neg
     """
     text = os.fspath(source)
     if is_store_url(text):
-        return _read_store(text, positive, negative)
+        return _read_store(text, positive, negative, task)
     return _read_jsonl(Path(text), positive, negative)

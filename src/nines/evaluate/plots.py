@@ -24,25 +24,25 @@ def _png(fig: Any) -> str:
 
 
 def score_histogram(val_scores: np.ndarray, val_labels: np.ndarray, clean_scores: np.ndarray,
-                    threshold: float) -> str:
-    """Histogram of calibrated scores by label, with the threshold."""
+                    threshold: float, *, positive: str = "injurious", negative: str = "safe") -> str:
+    """Histogram of calibrated scores by label (the task's names), with the threshold."""
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     bins = list(np.linspace(0, 1, 41))
     y = np.asarray(val_labels).astype(bool)
     ax.hist(clean_scores, bins=bins, alpha=0.45, label=f"clean first samples (n={len(clean_scores)})", color="grey")
-    ax.hist(val_scores[~y], bins=bins, histtype="step", lw=2, label=f"val safe (n={int((~y).sum())})", color="tab:blue")
-    ax.hist(val_scores[y], bins=bins, histtype="step", lw=2, label=f"val injurious (n={int(y.sum())})", color="tab:red")
+    ax.hist(val_scores[~y], bins=bins, histtype="step", lw=2, label=f"val {negative} (n={int((~y).sum())})", color="tab:blue")
+    ax.hist(val_scores[y], bins=bins, histtype="step", lw=2, label=f"val {positive} (n={int(y.sum())})", color="tab:red")
     ax.axvline(threshold, color="k", ls="--", label=f"threshold {threshold:.3g}")
     ax.set_yscale("log")
-    ax.set_xlabel("calibrated p(injurious)")
+    ax.set_xlabel(f"calibrated p({positive})")
     ax.set_ylabel("count")
     ax.legend(fontsize=8)
     return _png(fig)
 
 
 def tradeoff_plot(rejection: np.ndarray, recall: np.ndarray, chosen_rejection: float, chosen_recall: float | None,
-                  budget: float) -> str:
-    """Recall on injurious snippets vs rejection rate of clean first samples."""
+                  budget: float, *, positive: str = "injurious") -> str:
+    """Recall on positive (e.g. injurious) snippets vs rejection rate of clean first samples."""
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     ax.plot(rejection, recall, color="tab:purple")
     if chosen_recall is not None:
@@ -52,12 +52,12 @@ def tradeoff_plot(rejection: np.ndarray, recall: np.ndarray, chosen_rejection: f
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("share of clean first samples rejected")
-    ax.set_ylabel("recall on val injurious")
+    ax.set_ylabel(f"recall on val {positive}")
     ax.legend(fontsize=8)
     return _png(fig)
 
 
-def failure_rate_plot(names: Sequence[str], intervals: Sequence[Interval]) -> str:
+def failure_rate_plot(names: Sequence[str], intervals: Sequence[Interval], *, positive: str = "injurious") -> str:
     """Failure rates with their confidence intervals, log scale (zero failures shows its upper bound)."""
     fig, ax = plt.subplots(figsize=(6.4, 0.5 + 0.55 * len(names)))
     ys = np.arange(len(names))
@@ -70,7 +70,7 @@ def failure_rate_plot(names: Sequence[str], intervals: Sequence[Interval]) -> st
             ax.plot([iv.upper], [yv], "<", color="tab:green")
     ax.set_yticks(ys, [f"{n}  ({iv.k}/{iv.n})" for n, iv in zip(names, intervals)], fontsize=8)
     ax.set_xscale("log")
-    ax.set_xlabel("failure rate (injurious completions returned), 95% exact interval")
+    ax.set_xlabel(f"failure rate ({positive} completions returned), 95% exact interval")
     ax.invert_yaxis()
     return _png(fig)
 

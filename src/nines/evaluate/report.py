@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from nines.evaluate import plots
 from nines.stats.binomial import Interval, nines_line
+from nines.tasks import TaskConfig
 
 if TYPE_CHECKING:
     from nines.classify.calibrate import Calibration
@@ -72,7 +73,7 @@ def _page(title: str, body: str) -> str:
             f"<style>{_CSS}</style></head><body>{body}</body></html>")
 
 
-def _failure_sections(conds: Sequence[ConditionResult]) -> str:
+def _failure_sections(conds: Sequence[ConditionResult], task: TaskConfig) -> str:
     """Headline, failure-rate table and plot, cost table, and failures that got through."""
     headline = "".join(
         f"<p class='headline'><b>{html.escape(c.name)}</b>: unfiltered {c.unfiltered}; "
@@ -86,27 +87,29 @@ def _failure_sections(conds: Sequence[ConditionResult]) -> str:
         ivs += [c.unfiltered, c.filtered]
     return f"""
 <p class="note">Every rate carries n, the failures k, the estimate, the two-sided interval and its method.
-Truth comes from StoryWorld's exact oracle; "exact truth" is the mean exact p(injurious) of the unfiltered
-generator over the sampled prompts.</p>
+Truth comes from StoryWorld's exact oracle; "exact truth" is the mean exact p({html.escape(task.positive)}) of the
+unfiltered generator over the sampled prompts. A failure is a completion labelled
+<b>{html.escape(task.positive)}</b> (task <code>{html.escape(task.name)}</code>: {html.escape(task.predicate)}).</p>
 <h2>Headline</h2>{headline}
 <h2>Failure rates</h2>{_conditions_table(conds)}
-{_img(plots.failure_rate_plot(names, ivs), "failure rates")}
+{_img(plots.failure_rate_plot(names, ivs, positive=task.positive), "failure rates")}
 <h2>What the filter costs</h2>{_cost_table(conds)}
 <p class="note">Quality is StoryWorld's latent quality of the returned completion (coherence with the prompt).</p>
 <h2>Failures that got through</h2>{_failures_list(conds)}"""
 
 
-def _classifier_section(summary: RunSummary) -> str:
+def _classifier_section(summary: RunSummary, task: TaskConfig) -> str:
     cal, seed = summary.calibration, summary.seed_test
     val_recall = "n/a" if cal.val_recall is None else f"{cal.val_recall:.3f}"
     tradeoff = plots.tradeoff_plot(cal.curve.rejection_rate, cal.curve.recall, cal.clean_rejection_rate,
-                                   cal.val_recall, cal.rejection_budget)
-    hist = plots.score_histogram(cal.val_scores, cal.val_labels, cal.clean_scores, cal.threshold)
+                                   cal.val_recall, cal.rejection_budget, positive=task.positive)
+    hist = plots.score_histogram(cal.val_scores, cal.val_labels, cal.clean_scores, cal.threshold,
+                                 positive=task.positive, negative=task.negative)
     return f"""
 <h2>Classifier and threshold</h2>
 <table><tr><th>figure</th><th>value</th></tr>
 <tr><td>threshold rule</td><td>{html.escape(cal.rule)} (budget {cal.rejection_budget:.0%})</td></tr>
-<tr><td>threshold (calibrated p)</td><td>{cal.threshold:.4g}</td></tr>
+<tr><td>threshold (calibrated {html.escape(task.score_field)})</td><td>{cal.threshold:.4g}</td></tr>
 <tr><td>temperature</td><td>{cal.temperature:.3f}</td></tr>
 <tr><td>ECE before / after temperature</td><td>{cal.ece_before:.3f} / {cal.ece_after:.3f}</td></tr>
 <tr><td>clean first samples rejected</td><td>{cal.clean_rejection_rate:.2%} of {cal.n_clean:,}</td></tr>
@@ -114,7 +117,7 @@ def _classifier_section(summary: RunSummary) -> str:
 <tr><td>seed set (real prose), held-out recall</td><td>{seed.recall}</td></tr>
 <tr><td>seed set (real prose), held-out false-positive rate</td><td>{seed.false_positive_rate}</td></tr>
 </table>
-{_pools_table(cal)}{_real_prose_section(summary.real_prose)}
+{_pools_table(cal)}{_real_prose_section(summary.real_prose, task)}
 <h3>Trade-off: recall vs rejection rate</h3>{_img(tradeoff, "trade-off curve")}
 <h3>Scores by label</h3>{_img(hist, "score histogram")}
 <h3>Training</h3>{_img(plots.training_plot(summary.training_history), "training curve")}"""
@@ -132,11 +135,11 @@ def _pools_table(cal: Calibration) -> str:
 {rows}</table>"""
 
 
-def _real_prose_section(sets: Sequence[ProseMetrics]) -> str:
+def _real_prose_section(sets: Sequence[ProseMetrics], task: TaskConfig) -> str:
     if not sets:
         return ""
     rows = "".join(
-        f"<tr><td>{html.escape(m.name)}</td><td>{m.n:,} ({m.n_injurious:,} injurious)</td>"
+        f"<tr><td>{html.escape(m.name)}</td><td>{m.n:,} ({m.n_injurious:,} {html.escape(task.positive)})</td>"
         f"<td>{m.recall}</td><td>{m.false_flag_rate}</td>"
         f"<td>{'n/a' if m.auc is None else format(m.auc, '.3f')}</td>"
         f"<td>{'n/a' if m.recall_at_matched is None else format(m.recall_at_matched, '.3f')}</td></tr>"
@@ -153,7 +156,7 @@ third-party dev set (TinyStories and Grimm sentences, labelled by the guide) whe
 <th>recall at matched rate</th></tr>{rows}</table>{dev}"""
 
 
-def _reliability_section(rel: Reliability, threshold: float, direct: Interval | None) -> str:
+def _reliability_section(rel: Reliability, threshold: float, direct: Interval | None, task: TaskConfig) -> str:
     at, pooled = rel.at_threshold, rel.pooled_at_threshold
     rows = "".join(
         f"<tr><td>{t:.4g}</td><td>{a:.3f}</td><td>{e:.3g}</td><td>[{lo:.3g}, {hi:.3g}]</td></tr>"
@@ -161,7 +164,7 @@ def _reliability_section(rel: Reliability, threshold: float, direct: Interval | 
     direct_txt = (f"The direct filter run on fresh prompts measured {direct}." if direct else "")
     return f"""
 <h2>Reliability from unfiltered labels</h2>
-<p>One labelled set of {rel.n_labels:,} unfiltered first samples ({rel.n_failures_unfiltered} injurious;
+<p>One labelled set of {rel.n_labels:,} unfiltered first samples ({rel.n_failures_unfiltered} {html.escape(task.positive)};
 condition: {html.escape(rel.condition)}), plus {rel.samples_per_prompt} classifier-scored samples per prompt
 to estimate P(accept | prompt), evaluates the filtered policy at every threshold by reweighting
 (weights a / P(accept | prompt); {html.escape(rel.method)}).</p>
@@ -202,7 +205,7 @@ failure difference {pol.failure_diff_se:.2g}, quality difference {pol.quality_di
 Raw figures: {html.escape(str({k: (round(v, 5) if isinstance(v, float) else v) for k, v in c.items()}))}</p>"""
 
 
-def _understanding_section(u: Understanding) -> str:
+def _understanding_section(u: Understanding, task: TaskConfig) -> str:
     if not u.n_failures:
         return "<h2>Does the generator understand its failures?</h2><p>No filtered failures to analyse.</p>"
     items = "".join(
@@ -210,20 +213,21 @@ def _understanding_section(u: Understanding) -> str:
         f"<i>{html.escape(ex['completion'])}</i></li>" for ex in u.examples)
     return f"""
 <h2>Does the generator understand its failures?</h2>
-<p>Each filtered failure (injurious, yet accepted) is fed back to the generator, which writes
+<p>Each filtered failure ({html.escape(task.positive)}, yet accepted) is fed back to the generator, which writes
 {u.continuations} continuations; a failure is <b>egregious</b> when at least {u.threshold:.0%} of them imply
-the injury happened (the generator itself knows), subtle otherwise. Generator: {html.escape(u.generator)}.</p>
+{"the injury happened" if task.name == "injury" else "the failure holds"} (the generator itself knows), subtle otherwise. Generator: {html.escape(u.generator)}.</p>
 <p class="headline">{u.egregious} egregious and {u.subtle} subtle out of {u.n_failures} failures.</p>
 <ul>{items}</ul>"""
 
 
-def _measures(measures: Measurements | None, threshold: float, conds: Sequence[ConditionResult]) -> str:
+def _measures(measures: Measurements | None, threshold: float, conds: Sequence[ConditionResult],
+              task: TaskConfig) -> str:
     if measures is None:
         return ""
     rel = measures.reliability
     direct = next((c.filtered for c in conds if c.name == rel.condition), None)
-    return (_reliability_section(rel, threshold, direct) + _winrate_section(measures.winrate)
-            + _policy_section(measures.batch_vs_sequential) + _understanding_section(measures.understanding))
+    return (_reliability_section(rel, threshold, direct, task) + _winrate_section(measures.winrate)
+            + _policy_section(measures.batch_vs_sequential) + _understanding_section(measures.understanding, task))
 
 
 def active_learning_section(al: dict[str, Any] | None) -> str:
@@ -255,32 +259,39 @@ def _kv_table(d: dict[str, Any], unit: str = "") -> str:
 
 
 def write_report(path: str | Path, summary: RunSummary, active_learning: dict[str, Any] | None = None,
-                 distillation_html: str = "") -> Path:
+                 distillation_html: str = "", task: TaskConfig | None = None) -> Path:
     """Write a demo run's ``report.html``: failure rates, cost, distillation, classifier, threshold, training, data.
 
     ``distillation_html`` is the distillation section, rendered by the caller
     (:func:`nines.distill.report.distill_section`): evaluation sits below distillation in the layers.
+    ``task`` names the predicate in the text (default: the injury task, StoryWorld's).
     """
     p = Path(path)
+    task = task or TaskConfig()
     conds = summary.evaluation.conditions
     timings = {k: f"{v:.1f}" for k, v in summary.timings.items()}
     body = (f"<h1>nines run report</h1><p class='note'>Run folder <code>{html.escape(str(p.parent))}</code>.</p>"
-            + _failure_sections(conds)
-            + _measures(summary.evaluation.measures, summary.calibration.threshold, conds)
+            + _failure_sections(conds, task)
+            + _measures(summary.evaluation.measures, summary.calibration.threshold, conds, task)
             + distillation_html
-            + active_learning_section(active_learning) + _classifier_section(summary)
+            + active_learning_section(active_learning) + _classifier_section(summary, task)
             + "<h2>Data</h2>" + _kv_table(summary.data) + "<h2>Timings (s)</h2>" + _kv_table(timings))
     p.write_text(_page("nines report", body))
     return p
 
 
-def write_eval_report(path: str | Path, evaluation: Evaluation, active_learning: dict[str, Any] | None = None) -> Path:
-    """Write ``nines evaluate``'s report: failure rates with bounds and what the filter costs."""
+def write_eval_report(path: str | Path, evaluation: Evaluation, active_learning: dict[str, Any] | None = None,
+                      task: TaskConfig | None = None) -> Path:
+    """Write ``nines evaluate``'s report: failure rates with bounds and what the filter costs.
+
+    ``task`` names the predicate in the text (default: the injury task, StoryWorld's).
+    """
     p = Path(path)
+    task = task or TaskConfig()
     p.parent.mkdir(parents=True, exist_ok=True)
     body = (f"<h1>nines evaluation</h1><p class='note'>Classifier <code>{html.escape(evaluation.classifier)}</code>, "
-            f"threshold {evaluation.threshold:.4g}.</p>" + _failure_sections(evaluation.conditions)
-            + _measures(evaluation.measures, evaluation.threshold, evaluation.conditions)
+            f"threshold {evaluation.threshold:.4g}.</p>" + _failure_sections(evaluation.conditions, task)
+            + _measures(evaluation.measures, evaluation.threshold, evaluation.conditions, task)
             + active_learning_section(active_learning))
     p.write_text(_page("nines evaluation", body))
     return p

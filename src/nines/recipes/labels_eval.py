@@ -117,7 +117,7 @@ def _comparisons(src: LabelSource, comparisons_path: str | None) -> list[dict[st
 
 def evaluate_labels(source: str, clf: Classifier, generator: Generator | None, cfg: LabelsEvaluateConfig, *,
                     comparisons: str | None = None, classifier: str = "", generator_spec: str | None = None,
-                    positive: str = "injurious", negative: str = "safe") -> LabelsEvaluation:
+                    positive: str = "injurious", negative: str = "safe", task: str | None = None) -> LabelsEvaluation:
     """Measure the filter on a team's labels (see the module docstring).
 
     Args:
@@ -128,9 +128,10 @@ def evaluate_labels(source: str, clf: Classifier, generator: Generator | None, c
         comparisons: a comparisons JSONL (default: a store source's own comparisons).
         classifier, generator_spec: recorded in the result.
         positive, negative: the task's label names in a labels file (the stored values are read too).
+        task: the classifier's task name; a store dataset labelled for another task is refused.
     """
     lc = cfg.labels
-    src = read_labels(source, positive, negative)
+    src = read_labels(source, positive, negative, task)
     planned = [r for r in src.rows if isinstance(r.meta.get("plan"), dict)]
     plain = [r for r in src.rows if not isinstance(r.meta.get("plan"), dict)]
     if plain:
@@ -164,7 +165,7 @@ class PlanOutput:
 
 
 def _import(plan: LabellingPlan, rows_path: Path, store: str, name: str, labels_per_item: int,
-            seed: int) -> dict[str, Any]:
+            seed: int, task: str) -> dict[str, Any]:
     """Import the plan's rows into a store dataset, with a labelling queue and the coupled pairs."""
     from nines.app import labelling, pairwise
     from nines.app.db import Database
@@ -177,6 +178,7 @@ def _import(plan: LabellingPlan, rows_path: Path, store: str, name: str, labels_
             raise ValueError(f"the store already has a dataset {dataset!r}: name the plan's dataset anew "
                              f"(URL#NEW-NAME or plan.name=NEW-NAME); plans must not mix")
         with db.write() as conn:
+            db.store.bind_dataset_task(dataset, task, conn=conn)  # the labels it gets answer this task
             ids = db.store.import_jsonl(rows_path, dataset=dataset, conn=conn)
             order, prio = labelling.priorities("random", len(ids), None, None, seed)
             try:
@@ -190,7 +192,8 @@ def _import(plan: LabellingPlan, rows_path: Path, store: str, name: str, labels_
 
 
 def write_plan(generator: Generator, clf: Classifier, prompts: list[PromptLike], n_labels: int,
-               cfg: LabelsEvaluateConfig, output: str | Path, store: str | None = None) -> PlanOutput:
+               cfg: LabelsEvaluateConfig, output: str | Path, store: str | None = None,
+               task: str = "injury") -> PlanOutput:
     """Write a labelling plan (``plan.jsonl``, ``pairs.jsonl``, ``plan.json``) and import it into ``store``.
 
     Args:
@@ -202,6 +205,7 @@ def write_plan(generator: Generator, clf: Classifier, prompts: list[PromptLike],
         output: the folder to write to.
         store: ``sqlite:///db#dataset`` (the plan is then named after the dataset), or a URL without
             ``#`` (the dataset is named ``plan.name``).
+        task: the classifier's task; the imported dataset is bound to it.
     """
     from nines.data.io import write_jsonl_rows
 
@@ -213,7 +217,7 @@ def write_plan(generator: Generator, clf: Classifier, prompts: list[PromptLike],
     files = {"plan": str(out / "plan.jsonl"), "pairs": str(out / "pairs.jsonl"), "summary": str(out / "plan.json")}
     write_jsonl_rows(plan.rows, files["plan"])
     write_jsonl_rows(plan.pairs, files["pairs"])
-    imported = (_import(plan, Path(files["plan"]), store, plan_cfg.name, cfg.labels_per_item, plan_cfg.seed)
+    imported = (_import(plan, Path(files["plan"]), store, plan_cfg.name, cfg.labels_per_item, plan_cfg.seed, task)
                 if store else None)
     result = PlanOutput(plan, files, imported)
     Path(files["summary"]).write_text(json.dumps(result.to_dict(), indent=2, default=float))

@@ -142,6 +142,15 @@
       } catch (err) { toast(err.message, true); }
     }
 
+    // The buttons carry the task's names (data-name) and the values labels are stored as (data-label).
+    function keyLabels() {
+      return Object.fromEntries($$(".choice").map((b) => [b.dataset.key, b.dataset.label]));
+    }
+    function nameOf(value) {
+      const b = $$(".choice").find((x) => x.dataset.label === value);
+      return b ? b.dataset.name : value;
+    }
+
     function choose(label) {
       if (!state.item) return;
       state.choice = label;
@@ -157,7 +166,7 @@
       try {
         const res = await api("POST", `/api/queues/${state.queue}/labels`, body);
         if (!res.duplicate) state.done += 1;
-        toast(`Saved: ${res.label}`);
+        toast(`Saved: ${nameOf(res.label)}`);
         await loadNext();
       } catch (err) {
         toast(err.message, true);
@@ -172,7 +181,7 @@
         const res = await api("POST", `/api/queues/${state.queue}/undo`);
         state.done = Math.max(0, state.done - 1);
         show(res.item);
-        toast(`Undid your "${res.label}" label`);
+        toast(`Undid your "${nameOf(res.label)}" label`);
       } catch (err) { toast(err.message, true); } finally { state.busy = false; }
     }
 
@@ -184,7 +193,7 @@
     });
     document.addEventListener("keydown", (e) => {
       if (typing(e) || !plainKey(e)) return;
-      const labels = { 1: "injurious", 2: "safe", 3: "unsure" };
+      const labels = keyLabels();
       if (labels[e.key]) { e.preventDefault(); choose(labels[e.key]); }
       else if (e.key === "Enter") { e.preventDefault(); submit(); }
       else if (e.key === "u" || e.key === "U") { e.preventDefault(); undo(); }

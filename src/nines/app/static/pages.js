@@ -271,7 +271,7 @@
     $$(".adjudicate").forEach((b) => b.addEventListener("click", async () => {
       try {
         await api("POST", `/api/admin/snippets/${b.dataset.snippet}/adjudication`, { label: b.dataset.label });
-        toast(`Snippet #${b.dataset.snippet}: ${b.dataset.label}`);
+        toast(`Snippet #${b.dataset.snippet}: ${b.textContent}`);
         setTimeout(() => location.reload(), 800);
       } catch (err) { toast(err.message, true); }
     }));
