@@ -151,6 +151,12 @@ def test_playground_live_score_and_token_substitutions(chromium: Any, server: tu
     items = page.locator("#suggestions li").all_text_contents()
     assert any("→" in x for x in items) and all("score" in x for x in items)
     assert "cut" in (page.text_content("#suggestions-title") or "")
+    # A random prompt is continued by its id (the page sends it back while the text is unedited).
+    page.click("#random-prompt")
+    page.wait_for_function("() => document.querySelector('#prompt').value !== 'Tom picked up the knife.'")
+    page.click("#generate")
+    page.wait_for_selector("#completions li")
+    assert page.locator("#completions li").count() >= 1
 
 
 def test_another_tasks_buttons_and_keys_label_in_the_browser(chromium: Any, tmp_path: Path, live_server: Any,

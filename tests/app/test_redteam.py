@@ -17,14 +17,24 @@ SNEAKY = {"prompt": "Tom picked up the knife.", "completion": "He slipped and th
 
 def test_generate_scores_each_completion(app: Any, as_user: Callable[[str], Browser]) -> None:
     red = as_user("red")
-    prompt = red.get("/api/redteam/prompt?seed=3").json()["prompt"]
-    r = red.post("/api/redteam/generate", {"prompt": prompt, "n": 3, "seed": 1})
+    sampled = red.get("/api/redteam/prompt?seed=3").json()
+    assert sampled["prompt_id"].startswith("storyworld:")
+    r = red.post("/api/redteam/generate", {"prompt": sampled["prompt"], "prompt_id": sampled["prompt_id"], "n": 3,
+                                           "seed": 1})
     assert r.status_code == 200, r.text
     rows = r.json()["completions"]
     assert len(rows) == 3
     for row in rows:
         assert isinstance(row["completion"], str) and row["completion"]
         assert 0 <= row["score"] <= 1 and row["accepted"] == (row["score"] <= row["threshold"])
+
+
+def test_a_sampled_prompt_is_continued_by_its_id_not_its_text(app: Any, as_user: Callable[[str], Browser]) -> None:
+    red = as_user("red")
+    sampled = red.get("/api/redteam/prompt?seed=3").json()
+    # Without the id, the same text is a typed prompt: the app keeps no table of texts it handed out.
+    r = red.post("/api/redteam/generate", {"prompt": sampled["prompt"], "n": 2})
+    assert r.status_code == 422 and "random prompt" in r.json()["detail"]
 
 
 def test_storyworld_cannot_continue_a_typed_prompt_and_says_why(app: Any, as_user: Callable[[str], Browser]) -> None:

@@ -17,14 +17,15 @@ router = APIRouter(prefix="/api/redteam", tags=["redteam"], responses={401: {}, 
 @router.get("/prompt")
 def random_prompt(request: Request, _: RedteamerUser,
                   seed: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> dict[str, str]:
-    """A prompt the StoryWorld generator can continue."""
-    return {"prompt": ctx(request).playground.sample_prompt(seed)}
+    """A prompt the StoryWorld generator can continue, with its id (send it back to ``/generate``)."""
+    prompt = ctx(request).playground.sample_prompt(seed)
+    return {"prompt": prompt.text, "prompt_id": prompt.id}
 
 
 @router.post("/generate", responses={422: {}})
 def generate(body: GenerateBody, request: Request, _: RedteamerUser) -> dict[str, Any]:
     """``n`` completions of a prompt, each with its score and whether the filter accepts it."""
-    return {"completions": ctx(request).playground.generate(body.prompt, body.n, body.seed)}
+    return {"completions": ctx(request).playground.generate(body.prompt, body.n, body.seed, body.prompt_id)}
 
 
 @router.post("/score", responses={422: {}})

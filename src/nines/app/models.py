@@ -163,6 +163,7 @@ class GenerateBody(Strict):
     prompt: StoryText
     n: int = Field(default=4, ge=1, le=64)
     seed: int = Field(default=0, ge=0, le=MAX_ID)
+    prompt_id: Name | None = None  # the id /api/redteam/prompt gave with this text; none for a typed prompt
 
 
 class SnippetBody(Strict):

@@ -9,12 +9,12 @@ encoder classifier, occlusion for any other).
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
 from nines.app.errors import Conflict, Unprocessable
 from nines.app.settings import AppSettings
+from nines.generate.base import Prompt
 
 
 class Playground:
@@ -31,9 +31,6 @@ class Playground:
         self._classifier = classifier
         self._generator = generator
         self._world: Any = None
-        # The page sends back only the text of a random prompt; StoryWorld continues Prompt objects
-        # (their id names the scene), so the prompts this playground handed out are kept, bounded.
-        self._handed_out: OrderedDict[str, Any] = OrderedDict()
         self._sources: list[Any] | None = None
         self._lock = threading.RLock()
 
@@ -94,8 +91,8 @@ class Playground:
 
     # -- generation
 
-    def sample_prompt(self, seed: int) -> str:
-        """A prompt the StoryWorld generator can continue.
+    def sample_prompt(self, seed: int) -> Prompt:
+        """A prompt the StoryWorld generator can continue; the page sends its id back with its text.
 
         Raises:
             Conflict: the generator is not StoryWorld (type a prompt instead).
@@ -104,23 +101,27 @@ class Playground:
         if self._world is None:
             raise Conflict("random prompts come from StoryWorld; this app uses another generator, so type one")
         with self._lock:
-            prompt = self._world.sample_prompts(1, seed=seed)[0]
-            self._handed_out[prompt.text] = prompt
-            while len(self._handed_out) > 1000:
-                self._handed_out.popitem(last=False)
-            return str(prompt.text)
+            return self._world.sample_prompts(1, seed=seed)[0]
 
-    def generate(self, prompt: str, n: int, seed: int) -> list[dict[str, Any]]:
+    def generate(self, prompt: str, n: int, seed: int, prompt_id: str | None = None) -> list[dict[str, Any]]:
         """``n`` completions, each with its score and verdict when a classifier is loaded.
+
+        Args:
+            prompt: the prompt's text.
+            n: completions wanted (at most ``settings.max_generate``).
+            seed: the generator's seed.
+            prompt_id: the id of a prompt :meth:`sample_prompt` handed out (StoryWorld continues a
+                scene by its id); a typed prompt has none and gets its text's id.
 
         Raises:
             Unprocessable: the generator cannot continue this prompt.
         """
         n = min(n, self.settings.max_generate)
         gen = self._gen()
+        target = Prompt(prompt_id, prompt) if prompt_id else Prompt.from_text(prompt)
         try:
             with self._lock:
-                out = gen.generate([self._handed_out.get(prompt, prompt)], n=n, seed=seed)[0]
+                out = gen.generate([target], n=n, seed=seed)[0]
         except (ValueError, TypeError) as e:
             hint = " (press 'random prompt' for one it can)" if self._world is not None else ""
             raise Unprocessable(f"the generator cannot continue this prompt: {e}{hint}") from None

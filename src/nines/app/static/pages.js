@@ -85,10 +85,14 @@
       } catch (err) { toast(err.message, true); }
     }
 
+    let sampledPrompt = null;
     $("#random-prompt").addEventListener("click", async () => {
       try {
         const seed = Math.floor(Math.random() * 1e9);
-        prompt.value = (await api("GET", `/api/redteam/prompt?seed=${seed}`)).prompt;
+        const sampled = await api("GET", `/api/redteam/prompt?seed=${seed}`);
+        prompt.value = sampled.prompt;
+        // The id names the prompt's scene; it is sent back only while the text is unedited.
+        sampledPrompt = { text: sampled.prompt, id: sampled.prompt_id };
         rescore();
       } catch (err) { toast(err.message, true); }
     });
@@ -96,8 +100,9 @@
     $("#generate").addEventListener("click", async () => {
       const n = Math.max(1, Math.min(16, parseInt($("#n").value, 10) || 4));
       try {
-        const res = await api("POST", "/api/redteam/generate",
-          { prompt: prompt.value, n, seed: Math.floor(Math.random() * 1e9) });
+        const body = { prompt: prompt.value, n, seed: Math.floor(Math.random() * 1e9) };
+        if (sampledPrompt && sampledPrompt.text === prompt.value) body.prompt_id = sampledPrompt.id;
+        const res = await api("POST", "/api/redteam/generate", body);
         const list = $("#completions");
         list.replaceChildren();
         for (const c of res.completions) {
