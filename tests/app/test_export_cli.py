@@ -33,6 +33,17 @@ def test_labels_export_as_jsonl(app: Any, as_user: Callable[[str], Browser]) -> 
     assert len(admin.get("/api/admin/export/labels.jsonl").text.splitlines()) == 3
 
 
+def test_labels_export_keeps_each_prompts_id(app: Any, as_user: Callable[[str], Browser]) -> None:
+    admin = as_user("admin")
+    items = [{"prompt": "Ann climbed the wall.", "completion": "She fell and broke her arm.", "prompt_id": "p-1"},
+             {"prompt": "Ann climbed the wall.", "completion": "She waved from the top."}]
+    assert admin.post("/api/admin/snippets", {"dataset": "ids", "items": items}).status_code == 201
+    qid = admin.post("/api/admin/queues", {"name": "ids", "dataset": "ids", "strategy": "sequential"}).json()["id"]
+    assert label_all(as_user("lab"), int(qid), "safe") == 2
+    rows = [json.loads(line) for line in admin.get("/api/admin/export/labels.jsonl?dataset=ids").text.splitlines()]
+    assert sorted(r["prompt_id"] or "" for r in rows) == ["", "p-1"]  # none stored for the second: null
+
+
 def test_labels_export_as_a_hugging_face_dataset(app: Any, as_user: Callable[[str], Browser], tmp_path: Path) -> None:
     from datasets import load_from_disk
 

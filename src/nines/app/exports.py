@@ -31,7 +31,7 @@ def label_rows(conn: Connection, dataset: str | None = None) -> Iterator[dict[st
     """
     lt, s = t.labels_table, t.snippets_table
     stmt = (sa.select(lt.c.id, lt.c.snippet_id, lt.c.label, lt.c.labeller, lt.c.note, lt.c.created_at, s.c.prompt,
-                      s.c.completion, s.c.source, s.c.split, s.c.label.label("current_label"))
+                      s.c.completion, s.c.source, s.c.split, s.c.label.label("current_label"), s.c.prompt_id)
             .join(s, s.c.id == lt.c.snippet_id).order_by(lt.c.id))
     if dataset is not None:
         d, ds = t.datasets_table, t.dataset_snippets_table
@@ -40,7 +40,9 @@ def label_rows(conn: Connection, dataset: str | None = None) -> Iterator[dict[st
             raise NotFound(f"no dataset named {dataset!r}")
         stmt = stmt.where(lt.c.snippet_id.in_(sa.select(ds.c.snippet_id).where(ds.c.dataset_id == did)))
     for r in conn.execute(stmt):
-        yield {"label_id": r.id, "snippet_id": r.snippet_id, "prompt": r.prompt, "completion": r.completion,
+        # The prompt's id travels too, so `nines evaluate --labels` clusters by prompt without its text.
+        yield {"label_id": r.id, "snippet_id": r.snippet_id, "prompt_id": r.prompt_id, "prompt": r.prompt,
+               "completion": r.completion,
                "label": r.label, "labeller": r.labeller, "note": r.note, "source": r.source, "split": r.split,
                "current_label": r.current_label, "created_at": utc(r.created_at).isoformat()}
 
@@ -72,8 +74,8 @@ def labels_hf_zip(db: Database, dataset: str | None = None, task: Any = None) ->
 
     with db.read() as conn:
         rows = list(_named(label_rows(conn, dataset), task))
-    columns = ("label_id", "snippet_id", "prompt", "completion", "label", "labeller", "note", "source", "split",
-               "current_label", "created_at")
+    columns = ("label_id", "snippet_id", "prompt_id", "prompt", "completion", "label", "labeller", "note", "source",
+               "split", "current_label", "created_at")
     data = {c: [r[c] for r in rows] for c in columns}
     buf = io.BytesIO()
     with tempfile.TemporaryDirectory() as tmp:
