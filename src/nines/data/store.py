@@ -26,8 +26,7 @@ tables) are re-exported.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -109,31 +108,6 @@ class Store(DatasetTasks):
         """The Alembic revision the database is at, e.g. ``"0002"``."""
         with self.engine.connect() as conn:
             return current_revision(conn) or ""
-
-    # -- units of work
-
-    @contextmanager
-    def transaction(self, conn: Connection | None = None) -> Iterator[Connection]:
-        """A unit of work: one transaction that store calls given its connection join.
-
-        Args:
-            conn: an open transaction on this store's engine to join instead of starting one
-                (then committing is the caller's business).
-
-        Yields:
-            The connection; the transaction commits when the block ends and rolls back on
-            any exception.
-
-        Raises:
-            StoreError: ``conn`` belongs to another engine or has no transaction open.
-        """
-        if conn is None:
-            with self.engine.begin() as new:
-                yield new
-            return
-        if not self._own(conn).in_transaction():
-            raise StoreError("this connection has no open transaction; open one with store.transaction()")
-        yield conn
 
     # -- writing snippets and datasets
 

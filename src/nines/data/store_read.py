@@ -44,6 +44,31 @@ class StoreReads:
         else:
             yield self._own(conn)
 
+    # -- units of work (the store's writes join them too)
+
+    @contextmanager
+    def transaction(self, conn: Connection | None = None) -> Iterator[Connection]:
+        """A unit of work: one transaction that store calls given its connection join.
+
+        Args:
+            conn: an open transaction on this store's engine to join instead of starting one
+                (then committing is the caller's business).
+
+        Yields:
+            The connection; the transaction commits when the block ends and rolls back on
+            any exception.
+
+        Raises:
+            StoreError: ``conn`` belongs to another engine or has no transaction open.
+        """
+        if conn is None:
+            with self.engine.begin() as new:
+                yield new
+            return
+        if not self._own(conn).in_transaction():
+            raise StoreError("this connection has no open transaction; open one with store.transaction()")
+        yield conn
+
     # -- reading
 
     def _require(self, conn: Connection, id: int) -> None:

@@ -10,14 +10,10 @@ as the positive class, so a mixed dataset would silently train and measure the w
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from nines.data.schema import TASK_NAME_MAX, dataset_snippets_table, datasets_table, snippets_table
-from nines.data.store_engine import StoreError
 from nines.data.store_read import StoreReads
 from nines.data.store_rows import check_dataset_name, now
 
@@ -40,16 +36,6 @@ def _check_task_name(task: object) -> str:
 
 class DatasetTasks(StoreReads):
     """Reading and recording the task of a dataset; each method takes an optional ``conn``."""
-
-    @contextmanager
-    def _writing(self, conn: Connection | None) -> Iterator[Connection]:
-        if conn is None:
-            with self.engine.begin() as new:
-                yield new
-            return
-        if not self._own(conn).in_transaction():
-            raise StoreError("this connection has no open transaction; open one with store.transaction()")
-        yield conn
 
     def dataset_task(self, name: str, *, conn: Connection | None = None) -> str | None:
         """The task name recorded for a dataset, or ``None`` when none is (see :meth:`effective_task`).
@@ -99,7 +85,7 @@ class DatasetTasks(StoreReads):
         """
         check_dataset_name(name)
         _check_task_name(task)
-        with self._writing(conn) as c:
+        with self.transaction(conn) as c:
             exists = c.execute(sa.select(datasets_table.c.id).where(datasets_table.c.name == name)).first()
             if exists is None:
                 c.execute(datasets_table.insert().values(name=name, created_at=now(), task=task))
