@@ -27,7 +27,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "nines"
 #: Moving a package here is a design decision; when a test below fails, first try moving the shared
 #: piece down a layer instead.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("config", "manifest", "stats"),  # no nines imports at all; stats is numpy/scipy/statsmodels only
+    ("config", "manifest", "shared", "stats"),  # no nines imports at all; stats is numpy/scipy/statsmodels only
     ("tasks",),  # the predicate as configuration (name, labels, instructions, score field); config and manifest only
     ("data", "generate"),  # the Snippet record, I/O and seed set; Prompt, the Generator protocol, backends
     ("storyworld", "judge", "classify", "oracle"),  # the exact-oracle world; judges; the classifier; oracles

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,22 +12,15 @@ pytest.importorskip("fastapi")
 pytest.importorskip("argon2")
 
 from nines.app.app import create_app  # noqa: E402
+from pg import fresh_database  # noqa: E402
 
-from .helpers import PG_ENV, Browser, KeywordClassifier, add_user, fast_settings, reset_postgres  # noqa: E402
+from .helpers import Browser, KeywordClassifier, add_user, fast_settings  # noqa: E402
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database: a SQLite file, and PostgreSQL when $NINES_TEST_POSTGRES_URL is set."""
-    if request.param == "sqlite":
-        yield str(tmp_path / "app.db")
-        return
-    url = os.environ.get(PG_ENV)
-    if not url:
-        pytest.skip(f"set {PG_ENV}=postgresql://user:pass@host/db to run the app tests on PostgreSQL")
-    reset_postgres(url)
-    yield url
-    reset_postgres(url)
+    yield from fresh_database(request.param, str(tmp_path / "app.db"))
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from alembic import command
 from nines.data.io import DataError, read_jsonl
 from nines.data.record import Label, Snippet
 from nines.data.store import LabelRecord, Store, StoreError, alembic_config, make_engine, upgrade
-from pg import PG_ENV, reset_postgres
+from pg import fresh_database
 
 
 def _head() -> str:
@@ -30,15 +29,7 @@ def _head() -> str:
 @pytest.fixture(params=["sqlite", "postgres"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database: a SQLite file, and PostgreSQL when $NINES_TEST_POSTGRES_URL is set."""
-    if request.param == "sqlite":
-        yield str(tmp_path / "runs" / "x" / "nines.db")
-        return
-    url = os.environ.get(PG_ENV)
-    if not url:
-        pytest.skip(f"set {PG_ENV}=postgresql://user:pass@host/db to run the store tests on PostgreSQL")
-    reset_postgres(url)
-    yield url
-    reset_postgres(url)
+    yield from fresh_database(request.param, str(tmp_path / "runs" / "x" / "nines.db"))
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,21 +12,13 @@ from alembic import command
 
 from nines.data.record import Snippet
 from nines.data.store import Store, TaskMismatch, alembic_config, make_engine, upgrade
-from pg import PG_ENV, reset_postgres
+from pg import fresh_database
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database: a SQLite file, and PostgreSQL when $NINES_TEST_POSTGRES_URL is set."""
-    if request.param == "sqlite":
-        yield str(tmp_path / "tasks.db")
-        return
-    url = os.environ.get(PG_ENV)
-    if not url:
-        pytest.skip(f"set {PG_ENV}=postgresql://user:pass@host/db to run the store tests on PostgreSQL")
-    reset_postgres(url)
-    yield url
-    reset_postgres(url)
+    yield from fresh_database(request.param, str(tmp_path / "tasks.db"))
 
 
 def test_upgrade_to_0007_reads_old_labelled_datasets_as_injury(store_url: str) -> None:

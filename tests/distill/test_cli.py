@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner, Result
 
-from nines.cli.main import cli
+from cli_run import ok, run
 
 SMALL = ["sft_pairs=1500", "sft.steps=20", "sft.eval_every=0", "policy.hidden_size=32", "policy.heads=2",
          "policy.intermediate_size=64", "policy.layers=1", "best_of_n.n_prompts=80", "best_of_n.sft.steps=5",
@@ -17,15 +16,6 @@ SMALL = ["sft_pairs=1500", "sft.steps=20", "sft.eval_every=0", "policy.hidden_si
          "eval.n_prompts=60", "eval.winrate_prompts=30", "eval.kl_prompts=30", "curve_prompts=20"]
 POLICIES = {"unfiltered", "filtered", "best-of-n distilled", "RL distilled"}
 
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-
-def ok(*args: str) -> Result:
-    result = run(*args)
-    assert result.exit_code == 0, result.output
-    return result
 
 
 def test_distill_help_has_an_example() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,21 +13,13 @@ from nines.data.record import Snippet
 from nines.data.store import Store
 from nines.evaluate.labels_source import read_labels, split_store_source
 from nines.generate.base import text_prompt_id
-from pg import PG_ENV, reset_postgres
+from pg import fresh_database
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh database URL: a SQLite file, and PostgreSQL when $NINES_TEST_POSTGRES_URL is set."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'n.db'}"
-        return
-    url = os.environ.get(PG_ENV)
-    if not url:
-        pytest.skip(f"set {PG_ENV}=postgresql://user:pass@host/db to run this on PostgreSQL")
-    reset_postgres(url)
-    yield url
-    reset_postgres(url)
+    yield from fresh_database(request.param, f"sqlite:///{tmp_path / 'n.db'}")
 
 
 def _write(path: Path, rows: list[dict]) -> Path:

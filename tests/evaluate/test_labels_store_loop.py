@@ -6,7 +6,6 @@ module records blind comparisons); the estimate then reads the store alone.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,21 +13,13 @@ import pytest
 from labelled_sim import ScenarioClassifier, ScenarioGenerator, plan_prompts, scenario
 
 from nines.recipes.labels_eval import LabelsEvaluateConfig, evaluate_labels, write_plan
-from pg import PG_ENV, reset_postgres
+from pg import fresh_database
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh database URL: a SQLite file, and PostgreSQL when $NINES_TEST_POSTGRES_URL is set."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'n.db'}"
-        return
-    url = os.environ.get(PG_ENV)
-    if not url:
-        pytest.skip(f"set {PG_ENV}=postgresql://user:pass@host/db to run this on PostgreSQL")
-    reset_postgres(url)
-    yield url
-    reset_postgres(url)
+    yield from fresh_database(request.param, f"sqlite:///{tmp_path / 'n.db'}")
 
 
 def test_plan_through_the_store_queue_and_pairs(db_url: str, tmp_path: Path) -> None:

@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pathlib
 import re
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
+
+from nines.shared import shared_dir  # noqa: F401 - re-exported: callers import it from here
 
 TINYSTORIES = "tinystories_dev.txt"
 GRIMM = "grimm_dev.txt"
@@ -99,23 +100,6 @@ class DevPair:
     def injurious(self) -> bool:
         """Whether the pair is labelled injurious."""
         return self.label == "injurious"
-
-
-def shared_dir() -> pathlib.Path | None:
-    """The shared folder: ``$NINES_SHARED`` if set, else ``../shared`` beside the checkout; None if absent.
-
-    The checkout is found from this file (``<repo>/src/nines/data/devset.py``); an installed package
-    has no checkout above it, so the current directory's parent is tried as well.
-    """
-    env = os.environ.get("NINES_SHARED")
-    if env:
-        path = pathlib.Path(env)
-        return path if path.is_dir() else None
-    repo = pathlib.Path(__file__).resolve().parents[3]
-    for cand in (repo.parent / "shared", pathlib.Path.cwd().parent / "shared"):
-        if (cand / "data").is_dir():
-            return cand
-    return None
 
 
 def refs_path() -> pathlib.Path:

@@ -10,7 +10,6 @@ Conversion to a Hugging Face folder is :mod:`nines.generate.llama2c`.
 
 from __future__ import annotations
 
-import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,22 +54,18 @@ class Llama2cHeader:
 def stories260k_dir() -> Path | None:
     """Locate the shared ``stories260K`` folder, or return ``None`` when it is absent.
 
-    Looks in ``$NINES_SHARED/models/stories260K`` first, then ``../shared/models/stories260K``
-    relative to the current directory and to the repository root (this file's ancestors).
+    Looks in ``$NINES_SHARED/models/stories260K``, else ``../shared/models/stories260K`` beside the
+    checkout or the current directory (:func:`nines.shared.shared_dir`).
 
     Returns:
         The folder holding ``stories260K.bin`` and ``tok512.bin``, or ``None``.
     """
-    candidates: list[Path] = []
-    env = os.environ.get("NINES_SHARED")
-    if env:
-        candidates.append(Path(env) / SHARED_SUBDIR)
-    candidates.append(Path.cwd().parent / "shared" / SHARED_SUBDIR)
-    for parent in Path(__file__).resolve().parents:
-        candidates.append(parent.parent / "shared" / SHARED_SUBDIR)
-    for cand in candidates:
-        if (cand / "stories260K.bin").is_file() and (cand / "tok512.bin").is_file():
-            return cand.resolve()
+    from nines.shared import shared_dir
+
+    base = shared_dir(str(SHARED_SUBDIR))
+    cand = base / SHARED_SUBDIR if base is not None else None
+    if cand is not None and (cand / "stories260K.bin").is_file() and (cand / "tok512.bin").is_file():
+        return cand.resolve()
     return None
 
 

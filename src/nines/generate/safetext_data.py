@@ -7,7 +7,7 @@ time. Each scenario gets a stable id from its text (``safetext:`` + 16 hex digit
 split (``train``, ``calibration`` or ``test``) from a hash of that id, so the split never changes
 with the file's order and a held-out scenario never reaches training or the threshold.
 
-The shared folder is found as :func:`nines.data.devset.shared_dir` finds it (``$NINES_SHARED``,
+The shared folder is found as :func:`nines.shared.shared_dir` finds it (``$NINES_SHARED``,
 else ``../shared`` beside the checkout); this module sits beside ``nines.data`` in the layers,
 so it repeats those few lines instead of importing them.
 """
@@ -58,15 +58,17 @@ def split_of(sid: str, train_fraction: float = 0.5, calibration_fraction: float 
 
 
 def default_path() -> Path:
-    """``$NINES_SHARED/data/safetext.json``, else ``../shared/data/safetext.json`` beside the checkout."""
-    env = os.environ.get("NINES_SHARED")
-    if env:
-        return Path(env) / "data" / SAFETEXT_FILE
-    repo = Path(__file__).resolve().parents[3]
-    for cand in (repo.parent / "shared", Path.cwd().parent / "shared"):
-        if (cand / "data" / SAFETEXT_FILE).is_file():
-            return cand / "data" / SAFETEXT_FILE
-    return repo.parent / "shared" / "data" / SAFETEXT_FILE
+    """``$NINES_SHARED/data/safetext.json``, else ``../shared/data/safetext.json`` (:func:`nines.shared.shared_dir`).
+
+    When no shared folder is found, the path beside the checkout is returned, so the error names it.
+    """
+    from nines.shared import shared_dir
+
+    base = shared_dir(f"data/{SAFETEXT_FILE}")
+    if base is None:  # the path the error message names: $NINES_SHARED's, else the one beside the checkout
+        env = os.environ.get("NINES_SHARED")
+        base = Path(env) if env else Path(__file__).resolve().parents[3].parent / "shared"
+    return base / "data" / SAFETEXT_FILE
 
 
 def _strings(value: Any, where: str) -> tuple[str, ...]:
