@@ -28,6 +28,7 @@ from nines.adversarial.training import (
     retrain,
     write_finds,
 )
+from nines.classify.base import Classifier
 from nines.classify.encoder import EncoderClassifier
 from nines.classify.train import data_fingerprint
 from nines.config import save_config, to_dict
@@ -56,8 +57,8 @@ class _Rounds:
         self.adversarial: list[Snippet] = [s for s in confirmed if s.is_injurious is not None]
         self.members: list[EncoderClassifier] = [self.clf]
 
-    def measure(self, clf: object, round_no: int) -> RoundResult:
-        return measure_round(self.world, clf, round_no, self.train_fams, self.heldout_fams, self.cfg,  # type: ignore[arg-type]
+    def measure(self, clf: Classifier, round_no: int) -> RoundResult:
+        return measure_round(self.world, clf, round_no, self.train_fams, self.heldout_fams, self.cfg,
                              self.oracle, self.progress)
 
     def round(self, round_no: int) -> RoundResult:
