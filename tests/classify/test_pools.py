@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from nines.classify.pools import CleanPool, file_pool, parse_pool_spec, threshold_over_pools
+from nines.classify.pools import CleanPool, file_pool, parse_pool_spec, prose_pool, threshold_over_pools
 from nines.generate.base import Completion
 
 
@@ -79,3 +79,18 @@ def test_cli_calibrate_with_a_pool_keeps_it_within_budget(cli_loop: Path, tmp_pa
     assert set(pools) == {"clean", "mine.jsonl"}
     assert pools["mine.jsonl"]["rejection_rate"] <= 0.01 and pools["clean"]["rejection_rate"] <= 0.1
     assert meta["threshold"] == pytest.approx(max(p["threshold_alone"] for p in pools.values()))
+
+
+def test_prose_pool_is_held_out_of_training_and_testing() -> None:
+    """The built-in pool is the corpus's safe calibration rows: none of them is trained on or tested on."""
+    from nines.data.prose import load_prose
+    from nines.recipes.data import DataConfig, build_run_data
+    from nines.storyworld import StoryWorld
+
+    pool = prose_pool(0.2)
+    rows = load_prose()
+    cal = {(s.prompt, s.completion) for s in rows if s.split == "val" and s.is_injurious is False}
+    assert set(zip(pool.prompts, pool.completions)) == cal and len(cal) >= 100
+    data = build_run_data(StoryWorld(seed=0), DataConfig(n_train=50, n_val=20, prose_oversample=1), seed=0)
+    seen = {(s.prompt, s.completion) for s in data.train + data.val + data.seed_test + data.prose_test}
+    assert not cal & seen

@@ -55,13 +55,16 @@ def test_batch_split_is_stable_and_near_the_share() -> None:
     splits = [prose.batch_split(b) for b in ids]
     assert splits == [prose.batch_split(b) for b in ids]
     assert 0.16 < splits.count("test") / len(ids) < 0.24
+    assert 0.07 < splits.count("val") / len(ids) < 0.13
+    # Calibration takes the next slice of the hash: the test batches do not depend on it.
+    assert [s == "test" for s in splits] == [prose.batch_split(b, val_share=0.0) == "test" for b in ids]
 
 
 def test_train_fraction_keeps_test_batches_and_grows(tmp_path: pathlib.Path) -> None:
     for i in range(20):
         _write(tmp_path, [{**GOOD, "completion": f"It hit him {i} times."}], name=f"t{i:02d}_fantasy")
     rows = prose.read_corpus(tmp_path)
-    test = {r.batch for r in rows if prose.batch_split(r.batch) == "test"}
+    test = {r.batch for r in rows if prose.batch_split(r.batch) != "train"}
     sizes = []
     for frac in (0.25, 0.5, 1.0):
         kept = prose.train_fraction(rows, frac)
@@ -102,11 +105,12 @@ def test_corpus_size_balance_and_coverage(corpus: list[prose.ProseRow]) -> None:
     assert {r.label for r in test} == {"injurious", "safe"}
 
 
-def test_corpus_has_no_near_duplicates_across_splits(corpus: list[prose.ProseRow]) -> None:
-    train = [r for r in corpus if prose.batch_split(r.batch) == "train"]
-    test = [r for r in corpus if prose.batch_split(r.batch) == "test"]
-    pairs = [(train[i].batch, train[i].line, test[j].batch, test[j].line)
-             for i, j, _ in prose.near_duplicates(train, test)]
+@pytest.mark.parametrize("left,right", [("train", "test"), ("train", "val"), ("val", "test")])
+def test_corpus_has_no_near_duplicates_across_splits(corpus: list[prose.ProseRow], left: str, right: str) -> None:
+    a = [r for r in corpus if prose.batch_split(r.batch) == left]
+    b = [r for r in corpus if prose.batch_split(r.batch) == right]
+    assert a and b, f"the corpus has no {left if not a else right} batch"
+    pairs = [(a[i].batch, a[i].line, b[j].batch, b[j].line) for i, j, _ in prose.near_duplicates(a, b)]
     assert not pairs, pairs[:10]
 
 

@@ -30,9 +30,9 @@ class CalibrationConfig:
         target_recall: the recall asked for under the ``target_recall`` rule.
         fit_temperature: fit a temperature on held-out labelled data (else keep 1.0).
         pools: extra clean pools, ``SOURCE[@BUDGET]`` each (see :mod:`nines.classify.pools`):
-            ``prose`` (the real-prose corpus's safe training rows) or a JSONL of first samples. Under
-            ``rejection_budget`` the threshold keeps every pool within its budget; the rate on
-            each pool is reported in the calibration info under either rule.
+            ``prose`` (the real-prose corpus's safe calibration rows, held out of training) or a JSONL
+            of first samples. Under ``rejection_budget`` the threshold keeps every pool within its
+            budget; the rate on each pool is reported in the calibration info under either rule.
     """
 
     rule: Literal["rejection_budget", "target_recall"] = "rejection_budget"

@@ -3,14 +3,16 @@
 The rejection budget ("reject at most 5% of first samples") only means something on the text the
 filter will see. A **pool** is a set of (prompt, completion) first samples from one source: the
 StoryWorld clean distribution, a user's JSONL of pairs, a JSONL of prompts continued by a
-generator, or the real-prose corpus's safe training rows. Each pool carries its own budget, and the
+generator, or the real-prose corpus's safe calibration rows. Each pool carries its own budget, and the
 threshold is the smallest one that keeps *every* pool within its budget, so no source is over its
 allowance; the rejection rate on each pool is reported beside it.
 
 Pool specs (``calibrate.pools`` in config, ``--pool`` on the CLI) are ``SOURCE[@BUDGET]``:
 
-- ``prose``: the safe rows of the real-prose corpus's training batches and of the seed set's
-  training part (built in, offline);
+- ``prose``: the safe rows of the real-prose corpus's calibration batches (built in, offline). They
+  are held out of training (``split == "val"``, :data:`nines.data.prose.VAL_SHARE` of the batches),
+  so the pool's rejection rate is an honest false-flag rate on real prose; a pool of training rows
+  would almost never bind, since the classifier was fitted on them;
 - ``PATH.jsonl``: rows with ``prompt`` and ``completion`` (any other fields are ignored; a label
   column is not needed, these are meant to be unlabelled first samples);
 - ``PATH.jsonl`` rows with only ``prompt`` need a generator (``--pool-generator SPEC``), which
@@ -81,11 +83,10 @@ def parse_pool_spec(spec: str) -> tuple[str, float | None]:
 
 
 def prose_pool(budget: float | None = None) -> CleanPool:
-    """The safe training rows of the real-prose corpus and of the seed set (no test rows)."""
+    """The safe rows of the real-prose corpus's calibration batches (held out of training and testing)."""
     from nines.data.prose import load_prose
-    from nines.data.seed import load_seed
 
-    rows = [s for s in load_prose() + load_seed() if s.split == "train" and s.is_injurious is False]
+    rows = [s for s in load_prose() if s.split == "val" and s.is_injurious is False]
     return CleanPool("prose", [s.prompt for s in rows], [s.completion for s in rows], budget)
 
 

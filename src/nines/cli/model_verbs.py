@@ -67,7 +67,7 @@ def train(data_path: str, val_path: str | None, output: str, no_resume: bool, co
                    "samples (injury task only).")
 @click.option("--clean-n", default=4000, show_default=True, help="StoryWorld clean samples when --clean is not given.")
 @click.option("--pool", "pools", multiple=True,
-              help="Another clean pool, SOURCE[@BUDGET]: 'prose' (the real-prose corpus) or a JSONL of "
+              help="Another clean pool, SOURCE[@BUDGET]: 'prose' (the real-prose corpus's held-out calibration batches) or a JSONL of "
                    "prompt/completion first samples (or of prompts, with --pool-generator). Repeatable; "
                    "the threshold keeps every pool within its budget.")
 @click.option("--pool-generator", "pool_spec", default=None,

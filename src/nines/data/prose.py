@@ -74,6 +74,9 @@ RULES: tuple[str, ...] = (
 
 #: Share of batches (by a stable hash of the batch id) that go to ``test``.
 TEST_SHARE = 0.2
+#: Share of batches that go to ``val``: held out of training, so that a clean pool of real prose
+#: (:func:`nines.classify.pools.prose_pool`) measures false flags on rows the classifier never fitted.
+VAL_SHARE = 0.1
 
 _REQUIRED = ("prompt", "completion", "label", "outcome", "genre", "registers", "rule")
 _ALLOWED = frozenset(_REQUIRED + ("hard", "note"))
@@ -197,10 +200,15 @@ def read_corpus(directory: str | pathlib.Path | None = None) -> list[ProseRow]:
     return rows
 
 
-def batch_split(batch: str, test_share: float = TEST_SHARE) -> str:
-    """``"test"`` or ``"train"`` for a batch id, stable when other batches are added."""
+def batch_split(batch: str, test_share: float = TEST_SHARE, val_share: float = VAL_SHARE) -> str:
+    """``"test"``, ``"val"`` or ``"train"`` for a batch id, stable when other batches are added.
+
+    The test batches are the same whatever ``val_share`` is: ``val`` takes the next slice of the hash.
+    """
     h = int(hashlib.sha256(batch.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-    return "test" if h < test_share else "train"
+    if h < test_share:
+        return "test"
+    return "val" if h < test_share + val_share else "train"
 
 
 def shingles(text: str, n: int = 3) -> frozenset[tuple[str, ...]]:
@@ -253,18 +261,19 @@ def to_snippets(rows: list[ProseRow]) -> list[Snippet]:
 def train_fraction(rows: list[ProseRow], fraction: float) -> list[ProseRow]:
     """The first ``fraction`` of the *training* batches (by a stable hash order), whole batches only.
 
-    The test batches are never touched, so learning curves at 25%, 50% and 100% share one test set.
+    The test and calibration batches are never touched, so learning curves at 25%, 50% and 100% share
+    one test set and one calibration pool.
     """
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction must be in (0, 1], got {fraction}")
     train = sorted({r.batch for r in rows if batch_split(r.batch) == "train"},
                    key=lambda b: hashlib.sha256(f"order:{b}".encode()).hexdigest())
     keep = set(train[: max(1, round(fraction * len(train)))]) if train else set()
-    return [r for r in rows if r.batch in keep or batch_split(r.batch) == "test"]
+    return [r for r in rows if r.batch in keep or batch_split(r.batch) != "train"]
 
 
 def load_prose(directory: str | pathlib.Path | None = None, fraction: float = 1.0) -> list[Snippet]:
-    """The corpus as Snippets (train and test batches), optionally keeping a share of training batches."""
+    """The corpus as Snippets (train, val and test batches), optionally keeping a share of training batches."""
     rows = read_corpus(directory)
     return to_snippets(train_fraction(rows, fraction) if fraction < 1 else rows)
 
@@ -317,7 +326,7 @@ if __name__ == "__main__":
 
 
 __all__ = [
-    "GENRES", "HARD", "INJURIOUS_OUTCOMES", "OUTCOMES", "REGISTERS", "RULES", "TEST_SHARE",
+    "GENRES", "HARD", "INJURIOUS_OUTCOMES", "OUTCOMES", "REGISTERS", "RULES", "VAL_SHARE", "TEST_SHARE",
     "ProseDataError", "ProseRow", "batch_split", "batches_dir", "corpus_stats", "main", "jaccard", "near_duplicates",
     "load_prose", "read_batch", "read_corpus", "shingles", "to_snippets", "train_fraction",
 ]
