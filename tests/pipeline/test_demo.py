@@ -31,6 +31,11 @@ def test_quick_demo_writes_the_run(tmp_path: Path, tiny_encoder_dir: Path) -> No
         assert c["unfiltered"]["lower"] <= c["unfiltered_exact"] <= c["unfiltered"]["upper"]
     meta = json.loads((out / "classifier" / "nines.json").read_text())
     assert meta["threshold"] == summary["calibration"]["threshold"]
+    # The default recipe trains on the real-prose corpus and keeps its held-out safe rows within 20%.
+    assert summary["data"]["prose_train_oversample"] == 2 and summary["data"]["prose_train"] > 0
+    pools = summary["calibration"]["pools"]
+    assert set(pools) == {"clean", "prose"} and pools["prose"]["budget"] == 0.2
+    assert pools["prose"]["rejection_rate"] <= 0.2 and pools["clean"]["rejection_rate"] <= 0.05
     assert set(summary) == {"config", "data", "training", "calibration", "seed_test", "conditions", "timings",
                             "measures", "real_prose"}
     # The run's state is in the manifests, not in the classifier's metrics.

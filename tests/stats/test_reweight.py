@@ -19,6 +19,7 @@ from nines.stats.reweight import (
     filtered_failure_rate,
     importance_weights,
     pooled_failure_rate,
+    zero_failure_upper,
 )
 from nines.testing import DEFAULT_OUTCOME_LOGIT, FilterScenario, storyworld_scenario
 
@@ -159,3 +160,31 @@ def test_bad_inputs_raise_with_hints() -> None:
         estimate_accept_prob([[0.1, 0.2]], 1.5)
     with pytest.raises(ValueError, match="0/1"):
         filtered_failure_rate([2, 0], [1, 1], [0.5, 0.5])
+
+
+def test_no_failure_gives_the_exact_zero_failure_bound_not_zero_width() -> None:
+    """With no accepted failure the delta interval would be [0, 0]; the upper bound is Clopper-Pearson's."""
+    from scipy.stats import beta
+
+    n = 400
+    labels, accepted = np.zeros(n, bool), np.ones(n, bool)
+    cp = float(beta.ppf(0.975, 1, n))  # CP two-sided upper bound for 0 of n
+    r = filtered_failure_rate(labels, accepted, np.ones(n))
+    assert r.estimate == 0 and r.upper == pytest.approx(cp, rel=1e-9)
+    assert pooled_failure_rate(labels, accepted).upper == pytest.approx(cp, rel=1e-9)
+    # Unequal weights leave fewer effective rows: a wider bound.
+    p = np.where(np.arange(n) % 2 == 0, 0.1, 0.9)
+    wide = filtered_failure_rate(labels, accepted, p)
+    assert wide.upper > cp and wide.upper == pytest.approx(zero_failure_upper(wide.effective_sample_size, 0.95))
+
+
+def test_zero_failure_bound_covers_a_small_true_rate() -> None:
+    """Simulated: true rate 0.002, 300 rows; runs with no failure still cover it 95% of the time overall."""
+    rng = np.random.default_rng(0)
+    covered = 0
+    for _ in range(2000):
+        labels = rng.random(300) < 0.002
+        r = filtered_failure_rate(labels, np.ones(300, bool), np.ones(300))
+        covered += r.lower <= 0.002 <= r.upper
+    # Without the bound every zero-failure run (about 55% of them) would miss the truth.
+    assert covered / 2000 >= 0.9

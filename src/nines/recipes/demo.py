@@ -33,7 +33,7 @@ from nines.recipes.distill import DistillConfig
 
 #: ``nines demo --quick``: small enough to check an install in a few minutes.
 QUICK_OVERRIDES: tuple[str, ...] = (
-    "data.n_train=300", "data.n_val=200", "data.n_clean=1000", "data.seed_oversample=1",
+    "data.n_train=300", "data.n_val=200", "data.n_clean=1000", "data.seed_oversample=1", "data.prose_fraction=0.25",
     "train.epochs=1", "train.eval_every=10", "eval.n_prompts=1000", "eval.n_unfiltered=20000",
     "measure.winrate_prompts=300", "measure.reliability_prompts=300", "measure.policy_prompts=50",
 )
@@ -64,7 +64,9 @@ class DemoConfig:
     world_seed: int = 0
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    calibrate: CalibrationConfig = field(default_factory=CalibrationConfig)
+    # The threshold must also keep the real-prose corpus's held-out safe rows within 20% false flags,
+    # so that it means something on real text, not only on StoryWorld's clean prompts.
+    calibrate: CalibrationConfig = field(default_factory=lambda: CalibrationConfig(pools=["prose@0.2"]))
     filter: FilterConfig = field(default_factory=FilterConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     measure: MeasureConfig = field(default_factory=MeasureConfig)

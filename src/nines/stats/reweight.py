@@ -114,6 +114,19 @@ def _cluster_codes(prompt_ids: Any, n: int) -> np.ndarray:
 
 
 # ---- weights ----------------------------------------------------------------------------------------
+def zero_failure_upper(effective_n: float, confidence: float) -> float:
+    """The upper bound when no accepted row failed: Clopper-Pearson's for 0 of ``effective_n``.
+
+    With no failure the delta method's standard error is 0, so its interval would be [0, 0], which
+    claims certainty. Clopper-Pearson's two-sided upper bound for 0 failures in n trials is
+    1 - (alpha/2)^(1/n); for weighted rows n is Kish's effective sample size (it is the row count
+    when the weights are equal), so heavily reweighted rows give a wider bound.
+    """
+    if effective_n <= 0:
+        return 1.0
+    return float(1.0 - ((1.0 - confidence) / 2.0) ** (1.0 / effective_n))
+
+
 def importance_weights(accepted: Any, accept_prob: Any) -> np.ndarray:
     """w_i = a_i / P(a=1 | x_i); 0 for rejected rows and for prompts with P(a=1|x) = 0.
 
@@ -266,6 +279,8 @@ def filtered_failure_rate(
         lo, hi = (float(np.quantile(reps, alpha / 2)), float(np.quantile(reps, 1 - alpha / 2))) if len(reps) else (
             math.nan, math.nan)
     ess = float(w.sum() ** 2 / (w @ w)) if (w @ w) > 0 else 0.0
+    if not (y & a).any():
+        hi = zero_failure_upper(ess, confidence)
     return ReweightedEstimate(
         estimate=est, se=se, lower=max(0.0, lo), upper=min(1.0, hi), confidence=confidence, estimator=estimator,
         method=method, n=n, n_accepted=int(a.sum()), n_failures=int((y & a).sum()), n_clusters=len(t_w),
@@ -301,8 +316,9 @@ def pooled_failure_rate(labels: Any, accepted: Any, prompt_ids: Any = None,
     num, den = _cluster_sums(codes, (y & a).astype(float), af)
     est = float(num.sum() / den.sum())
     se = _ratio_se(num, den, est)
+    hi = est + z * se if (y & a).any() else zero_failure_upper(float(a.sum()), confidence)
     return ReweightedEstimate(
-        estimate=est, se=se, lower=max(0.0, est - z * se), upper=min(1.0, est + z * se), confidence=confidence,
+        estimate=est, se=se, lower=max(0.0, est - z * se), upper=min(1.0, hi), confidence=confidence,
         estimator="pooled", method="delta", n=n, n_accepted=int(a.sum()), n_failures=int((y & a).sum()),
         n_clusters=len(num), effective_sample_size=float(a.sum()), ht_estimate=math.nan, ratio_estimate=est,
     )
@@ -378,4 +394,5 @@ __all__ = [
     "filtered_failure_rate",
     "importance_weights",
     "pooled_failure_rate",
+    "zero_failure_upper",
 ]
