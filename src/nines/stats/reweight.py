@@ -20,6 +20,8 @@ from typing import Any, Literal
 import numpy as np
 from scipy.stats import norm
 
+from nines.stats.binomial import clopper_pearson
+
 Estimator = Literal["ratio", "ht"]
 VarianceMethod = Literal["delta", "bootstrap"]
 
@@ -114,19 +116,6 @@ def _cluster_codes(prompt_ids: Any, n: int) -> np.ndarray:
 
 
 # ---- weights ----------------------------------------------------------------------------------------
-def zero_failure_upper(effective_n: float, confidence: float) -> float:
-    """The upper bound when no accepted row failed: Clopper-Pearson's for 0 of ``effective_n``.
-
-    With no failure the delta method's standard error is 0, so its interval would be [0, 0], which
-    claims certainty. Clopper-Pearson's two-sided upper bound for 0 failures in n trials is
-    1 - (alpha/2)^(1/n); for weighted rows n is Kish's effective sample size (it is the row count
-    when the weights are equal), so heavily reweighted rows give a wider bound.
-    """
-    if effective_n <= 0:
-        return 1.0
-    return float(1.0 - ((1.0 - confidence) / 2.0) ** (1.0 / effective_n))
-
-
 def importance_weights(accepted: Any, accept_prob: Any) -> np.ndarray:
     """w_i = a_i / P(a=1 | x_i); 0 for rejected rows and for prompts with P(a=1|x) = 0.
 
@@ -205,6 +194,16 @@ def _bootstrap(num: np.ndarray, den: np.ndarray, n_boot: int, seed: int) -> np.n
         with np.errstate(invalid="ignore", divide="ignore"):
             out[s : s + b] = np.where(d > 0, num[idx].sum(1) / d, np.nan)
     return out
+
+
+def zero_failure_upper(effective_n: float, confidence: float) -> float:
+    """The upper bound when no accepted row failed: Clopper-Pearson's for 0 of ``effective_n``.
+
+    With no failure the delta method's standard error is 0, so its interval would be [0, 0], which
+    claims certainty. For weighted rows n is Kish's effective sample size (the row count when the
+    weights are equal), rounded down so the bound errs wide; heavily reweighted rows give a wider bound.
+    """
+    return clopper_pearson(0, int(math.floor(effective_n + 1e-9)), confidence).upper
 
 
 def filtered_failure_rate(
