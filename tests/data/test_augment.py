@@ -18,6 +18,10 @@ from nines.data.record import Label, Snippet
     ("the knife slid and cut deep into her thumb!", None),  # a copy up to case and punctuation
     ("Cut.", None),  # far too short
     ("", None),
+    ("The sentence is: The knife slipped and cut her thumb deeply.", "The knife slipped and cut her thumb deeply."),
+    ("Slightly rewording: The knife slipped and cut her thumb deeply.", "The knife slipped and cut her thumb deeply."),
+    ('The sentence was: "Rewrite this sentence in different words. Keep exactly what happens.', None),
+    ("I'm not sure where the knife goes, so here: it cut her.", None),
     ("x " * 200, None),  # far too long
 ])
 def test_clean_paraphrase(out: str, expected: str | None) -> None:

@@ -26,8 +26,12 @@ from nines.data.record import Snippet
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTRUCTION = ("Rewrite this sentence in different words. Keep exactly what happens and to whom. "
                "Reply with the new sentence only.\nSentence: {text}")
-_CHATTER = re.compile(r"^(sure|here|rewritten|rewrite|new sentence|paraphrase|sentence|output|answer)\b[^:]*:\s*",
-                      re.IGNORECASE)
+# A lead-in the model writes before the sentence: "Sure! Here is...:", "The sentence is:", "Slightly rewording:".
+_CHATTER = re.compile(r"^(the |a |my )?(sure|here|rewritten|rewrite|rewording|slightly|new sentence|paraphrase|sentence"
+                      r"|output|answer)\b[^:]*:\s*", re.IGNORECASE)
+# Output that talks about the task instead of doing it: an echo of the instruction, or the model's own voice.
+_META = re.compile(r"rewrite this sentence|keep exactly what happens|^i('m| am| can|'ll| will| cannot| think)\b",
+                   re.IGNORECASE)
 _NORM = re.compile(r"[^a-z0-9]+")
 
 
@@ -109,12 +113,13 @@ class LMParaphraser:
 def clean_paraphrase(original: str, text: str) -> str | None:
     """The paraphrase in ``text`` (first line, chatter and quotes stripped), or ``None`` if it is not one.
 
-    Rejected: empty output, a copy of the original (ignoring case and punctuation), or a length
-    below half or above twice the original's (such outputs are usually truncated or rambling).
+    Rejected: empty output, a copy of the original (ignoring case and punctuation), a length
+    below half or above twice the original's (such outputs are usually truncated or rambling), and
+    output about the task rather than a rewrite (an echo of the instruction, "I'm not sure...").
     """
     line = next((ln.strip() for ln in text.strip().splitlines() if ln.strip()), "")
     line = _CHATTER.sub("", line).strip().strip('"\u201c\u201d').strip()
-    if not line:
+    if not line or _META.search(line):
         return None
     a, b = _NORM.sub(" ", original.lower()).strip(), _NORM.sub(" ", line.lower()).strip()
     if a == b or not 0.5 <= len(line) / max(1, len(original)) <= 2.0:
