@@ -133,8 +133,8 @@ def _calibrate(clf: Any, cfg: DemoConfig, data: Any, world: Any) -> dict[str, An
     if hasattr(clf, "members"):  # an ensemble: calibrate members, then its own threshold at the same budget
         for m in clf.members:
             calibrate_classifier(m, data.val, clean.prompts, clean.completions, cfg.calibrate)
-        clf.calibrate_threshold(clean.prompts, clean.completions, config=cfg.calibrate)
-        return {"threshold": clf.threshold}
+        clf.calibrate_threshold(clean.prompts, clean.completions, config=cfg.calibrate)  # pools bind here too
+        return {"threshold": clf.threshold, "pools": {p.name: p.to_dict() for p in clf.pools}}
     return calibrate_classifier(clf, data.val, clean.prompts, clean.completions, cfg.calibrate).to_dict()
 
 

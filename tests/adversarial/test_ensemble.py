@@ -7,6 +7,7 @@ import pytest
 
 from nines.adversarial.ensemble import EnsembleClassifier
 from nines.classify.calibrate import CalibrationConfig
+from nines.classify.pools import CleanPool
 
 
 class TableClassifier:
@@ -44,3 +45,24 @@ def test_threshold_rejects_at_most_the_budget_of_clean_samples():
 def test_empty_ensemble_is_an_error():
     with pytest.raises(ValueError, match="at least one"):
         EnsembleClassifier([])
+
+
+def test_an_extra_clean_pool_binds_the_ensemble_threshold_too():
+    rng = np.random.default_rng(1)
+    texts = [f"t{i}" for i in range(1000)]
+    prose = [f"p{i}" for i in range(400)]
+    table = dict(zip(texts, rng.random(1000) * 0.5))  # the main pool scores low...
+    table.update(zip(prose, 0.4 + rng.random(400) * 0.6))  # ...the prose pool high
+    ens = EnsembleClassifier([TableClassifier(table)])
+    pool = CleanPool("prose", ["p"] * 400, prose, budget=0.2)
+    choice = ens.calibrate_threshold(["p"] * 1000, texts, config=CalibrationConfig(rejection_budget=0.05),
+                                     pools=[pool])
+    prose_rate = np.mean(ens.score(["p"] * 400, prose) > ens.threshold)
+    assert 0.18 < prose_rate <= 0.2  # the pool's budget is what binds
+    assert choice.rejection_rate < 0.01  # so the main pool is rejected far below its 5%
+    assert [p.name for p in ens.pools] == ["clean", "prose"]
+    assert ens.pools[1].rejection_rate == pytest.approx(prose_rate)
+    # Without the pool, the main pool's budget alone sets a lower threshold.
+    lower = EnsembleClassifier([TableClassifier(table)])
+    lower.calibrate_threshold(["p"] * 1000, texts, config=CalibrationConfig(rejection_budget=0.05))
+    assert lower.threshold < ens.threshold

@@ -8,6 +8,8 @@ import numpy as np
 
 from nines.classify.base import Classifier
 from nines.classify.calibrate import CalibrationConfig, ThresholdChoice, choose_threshold
+from nines.classify.metrics import recall_at
+from nines.classify.pools import CleanPool, PoolResult, pool_results, resolve_pools, threshold_over_pools
 
 
 class EnsembleClassifier:
@@ -28,6 +30,8 @@ class EnsembleClassifier:
             raise ValueError("an ensemble needs at least one member classifier")
         self.members = list(members)
         self.threshold = float(threshold)
+        #: Each clean pool's rejection at the threshold :meth:`calibrate_threshold` chose (``clean`` first).
+        self.pools: list[PoolResult] = []
 
     def member_scores(self, prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray:
         """Each member's score, shape ``(n_members, N)``."""
@@ -39,18 +43,34 @@ class EnsembleClassifier:
 
     def calibrate_threshold(self, clean_prompts: Sequence[str], clean_completions: Sequence[str],
                             injurious_prompts: Sequence[str] = (), injurious_completions: Sequence[str] = (),
-                            config: CalibrationConfig | None = None) -> ThresholdChoice:
+                            config: CalibrationConfig | None = None,
+                            pools: Sequence[CleanPool] | None = None) -> ThresholdChoice:
         """Set the threshold by the same rule as a single classifier (default: rejection budget).
+
+        Under the rejection budget, extra clean pools bind as they do for
+        :func:`~nines.classify.calibrate.calibrate_classifier`: the threshold keeps every pool within
+        its budget, and each pool's rate lands in :attr:`pools`.
 
         Args:
             clean_prompts, clean_completions: first samples on clean prompts (mostly safe, unlabelled).
             injurious_prompts, injurious_completions: labelled injurious snippets; needed only for the
                 ``target_recall`` rule, and used to report recall otherwise.
-            config: the rule and its budget (``CalibrationConfig`` defaults: 5% rejection budget).
+            config: the rule, its budget and its pools (``CalibrationConfig`` defaults: 5% rejection
+                budget, no extra pool).
+            pools: extra clean pools; when ``None`` they are built from ``config.pools``.
         """
         cfg = config or CalibrationConfig()
         clean = self.score(clean_prompts, clean_completions)
         inj = self.score(injurious_prompts, injurious_completions) if len(injurious_prompts) else np.empty(0)
         choice = choose_threshold(cfg, clean, inj)
+        extra = list(resolve_pools(cfg.pools)) if pools is None else list(pools)
+        all_pools = [CleanPool("clean", list(clean_prompts), list(clean_completions)), *extra]
+        scores = [clean] + [self.score(p.prompts, p.completions) for p in extra]
+        if cfg.rule == "rejection_budget" and extra:
+            t, self.pools = threshold_over_pools(scores, all_pools, cfg.rejection_budget)
+            choice = ThresholdChoice(t, choice.rule, float(np.mean(clean > t)),
+                                     recall_at(inj, t) if len(inj) else None, choice.n_clean, choice.n_injurious)
+        else:  # the rule's own threshold; the pools' rates are reported at it
+            self.pools = pool_results(scores, all_pools, cfg.rejection_budget, choice.threshold)
         self.threshold = choice.threshold
         return choice
