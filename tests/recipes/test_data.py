@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from nines.data import augment
+from nines.data.augment import clean_paraphrase
 from nines.recipes.data import DataConfig, build_run_data
 from nines.storyworld import StoryWorld
 
@@ -31,14 +32,16 @@ def test_paraphrases_follow_the_label_choice(which: str, tmp_path: Path, monkeyp
                      paraphrase_cache=str(tmp_path / "para.jsonl"))
     data = build_run_data(StoryWorld(seed=0), cfg, seed=0)
     para = [s for s in data.train if s.source == "paraphrase"]
-    originals = [s for s in data.train if s.split == "train" and s.source != "paraphrase"
-                 and s.metadata.get("batch")]
+    originals = {(s.metadata["batch"], s.metadata["line"]): s for s in data.train
+                 if s.metadata.get("corpus") == "prose" and s.source != "paraphrase"}
     assert para and data.counts["paraphrases"] == len(para)
     labels = {bool(s.is_injurious) for s in para}
     assert labels == ({True, False} if which == "all" else {which == "injurious"})
-    # Each paraphrase is its original's reversal, with the original's label.
-    by_text = {" ".join(reversed(s.completion.split())): s for s in originals}
-    assert all(by_text[p.completion].label == p.label for p in para if p.completion in by_text)
+    # Each paraphrase is its original's reversal (as the cleaner left it), with the original's label.
+    for p in para:
+        src = originals[(p.metadata["paraphrase_of"]["batch"], p.metadata["paraphrase_of"]["line"])]
+        assert p.label == src.label and p.split == "train"
+        assert p.completion == clean_paraphrase(src.completion, " ".join(reversed(src.completion.split())))
     assert fake.seen >= len(para)
     # A rerun reads the cache and never calls the model.
     again = Reverser()
