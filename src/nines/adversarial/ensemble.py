@@ -7,9 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from nines.classify.base import Classifier
-from nines.classify.calibrate import CalibrationConfig, ThresholdChoice, choose_threshold
-from nines.classify.metrics import recall_at
-from nines.classify.pools import CleanPool, PoolResult, pool_results, resolve_pools, threshold_over_pools
+from nines.classify.calibrate import CalibrationConfig, ThresholdChoice, choose_threshold_over_pools
+from nines.classify.pools import CleanPool, PoolResult, resolve_pools
 
 
 class EnsembleClassifier:
@@ -62,15 +61,9 @@ class EnsembleClassifier:
         cfg = config or CalibrationConfig()
         clean = self.score(clean_prompts, clean_completions)
         inj = self.score(injurious_prompts, injurious_completions) if len(injurious_prompts) else np.empty(0)
-        choice = choose_threshold(cfg, clean, inj)
-        extra = list(resolve_pools(cfg.pools)) if pools is None else list(pools)
-        all_pools = [CleanPool("clean", list(clean_prompts), list(clean_completions)), *extra]
-        scores = [clean] + [self.score(p.prompts, p.completions) for p in extra]
-        if cfg.rule == "rejection_budget" and extra:
-            t, self.pools = threshold_over_pools(scores, all_pools, cfg.rejection_budget)
-            choice = ThresholdChoice(t, choice.rule, float(np.mean(clean > t)),
-                                     recall_at(inj, t) if len(inj) else None, choice.n_clean, choice.n_injurious)
-        else:  # the rule's own threshold; the pools' rates are reported at it
-            self.pools = pool_results(scores, all_pools, cfg.rejection_budget, choice.threshold)
+        choice, self.pools = choose_threshold_over_pools(
+            cfg, clean, inj, CleanPool("clean", list(clean_prompts), list(clean_completions)),
+            list(resolve_pools(cfg.pools)) if pools is None else list(pools),
+            lambda p: self.score(p.prompts, p.completions))
         self.threshold = choice.threshold
         return choice

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -122,6 +122,33 @@ def choose_threshold(
     )
 
 
+def choose_threshold_over_pools(config: CalibrationConfig, clean_scores: np.ndarray, injurious_scores: np.ndarray,
+                                main: CleanPool, extra: Sequence[CleanPool],
+                                score: Callable[[CleanPool], np.ndarray]) -> tuple[ThresholdChoice, list[PoolResult]]:
+    """:func:`choose_threshold`, with extra clean pools: under the rejection budget every pool binds.
+
+    Args:
+        config: the rule, its budget (the default for pools without their own).
+        clean_scores: scores of ``main``, the main clean pool (reported as its ``name``).
+        injurious_scores: labelled injurious scores (for ``target_recall`` and the recall reported).
+        main: the main clean pool.
+        extra: more clean pools; each is scored with ``score``.
+        score: scores one pool's pairs with the classifier being calibrated.
+
+    Returns:
+        The choice (its rejection rate is on the main pool) and each pool's rate at its threshold.
+    """
+    choice = choose_threshold(config, clean_scores, injurious_scores)
+    pools = [main, *extra]
+    scores = [np.asarray(clean_scores, dtype=np.float64)] + [score(p) for p in extra]
+    if config.rule != "rejection_budget" or not extra:  # the rule's own threshold; pools reported at it
+        return choice, pool_results(scores, pools, config.rejection_budget, choice.threshold)
+    t, per_pool = threshold_over_pools(scores, pools, config.rejection_budget)
+    inj = np.asarray(injurious_scores, dtype=np.float64)
+    return ThresholdChoice(t, choice.rule, float(np.mean(scores[0] > t)), recall_at(inj, t) if len(inj) else None,
+                           choice.n_clean, choice.n_injurious), per_pool
+
+
 @dataclass
 class TradeoffCurve:
     """Rejection rate on clean first samples and recall on injurious snippets, per threshold."""
@@ -209,17 +236,10 @@ def calibrate_classifier(clf: EncoderClassifier, val: Sequence[Snippet], clean_p
         clf.meta.temperature = fit_temperature(z, y)
     p_val = 1 / (1 + np.exp(-z / clf.meta.temperature))
     clean = clf.score(clean_prompts, clean_completions, progress=True)
-    choice = choose_threshold(cfg, clean, p_val[y > 0])
-    extra = list(resolve_pools(cfg.pools)) if pools is None else list(pools)
-    all_pools = [CleanPool("clean", list(clean_prompts), list(clean_completions)), *extra]
-    pool_scores = [clean] + [clf.score(p.prompts, p.completions, progress=True) for p in extra]
-    if cfg.rule == "rejection_budget" and extra:
-        t, per_pool = threshold_over_pools(pool_scores, all_pools, cfg.rejection_budget)
-        choice = ThresholdChoice(t, choice.rule, float(np.mean(clean > t)),
-                                 None if choice.recall is None else recall_at(p_val[y > 0], t),
-                                 choice.n_clean, choice.n_injurious)
-    else:
-        per_pool = pool_results(pool_scores, all_pools, cfg.rejection_budget, choice.threshold)
+    choice, per_pool = choose_threshold_over_pools(
+        cfg, clean, p_val[y > 0], CleanPool("clean", list(clean_prompts), list(clean_completions)),
+        list(resolve_pools(cfg.pools)) if pools is None else list(pools),
+        lambda p: clf.score(p.prompts, p.completions, progress=True))
     clf.threshold = choice.threshold
     cal = Calibration(
         temperature=clf.meta.temperature, ece_before=ece_before, ece_after=expected_calibration_error(p_val, y),
