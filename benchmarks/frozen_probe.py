@@ -24,6 +24,7 @@ import argparse
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -49,12 +50,18 @@ def load_sets() -> Sets:
     return Sets([s for s in rows if s.split == "train"], [s for s in rows if s.split == "test"], dev)
 
 
-def embed(folder: str, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-    """Mean-pooled, L2-normalised last hidden states, shape ``(N, H)`` (sentence-transformers' pooling)."""
-    import torch
+def load_encoder(folder: str) -> tuple[Any, Any]:
+    """The tokenizer and frozen encoder in ``folder`` (loaded once per encoder, not per set)."""
     from transformers import AutoModel, AutoTokenizer
 
-    tok, model = AutoTokenizer.from_pretrained(folder), AutoModel.from_pretrained(folder).eval()
+    return AutoTokenizer.from_pretrained(folder), AutoModel.from_pretrained(folder).eval()
+
+
+def embed(encoder: tuple[Any, Any], texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+    """Mean-pooled, L2-normalised last hidden states, shape ``(N, H)`` (sentence-transformers' pooling)."""
+    import torch
+
+    tok, model = encoder
     out = []
     with torch.inference_mode():
         for i in range(0, len(texts), batch_size):
@@ -96,12 +103,12 @@ INPUTS: dict[str, Callable[[Snippet], str]] = {
 }
 
 
-def probe(folder: str, field: str, sets: Sets, c: float) -> tuple[np.ndarray, np.ndarray, float]:
+def probe(encoder: tuple[Any, Any], field: str, sets: Sets, c: float) -> tuple[np.ndarray, np.ndarray, float]:
     """The probe's p(injurious) on the test batches and the dev set, and its embedding seconds."""
     from sklearn.linear_model import LogisticRegression
 
     t = time.time()
-    x = [embed(folder, [INPUTS[field](s) for s in rows]) for rows in (sets.train, sets.test, sets.dev)]
+    x = [embed(encoder, [INPUTS[field](s) for s in rows]) for rows in (sets.train, sets.test, sets.dev)]
     secs = time.time() - t
     lr = LogisticRegression(C=c, max_iter=5000).fit(x[0], labels(sets.train))
     return lr.predict_proba(x[1])[:, 1], lr.predict_proba(x[2])[:, 1], secs
@@ -124,8 +131,9 @@ def main() -> None:
         base = [clf.score([s.prompt for s in r], [s.completion for s in r]) for r in (sets.test, sets.dev)]
         rows.append(("fine-tuned classifier (baseline)", auc(base[0], sets.test), auc(base[1], sets.dev), ""))
     for enc_name, folder in encoders():
+        encoder = load_encoder(folder)
         for field in INPUTS:
-            test_p, dev_p, secs = probe(folder, field, sets, args.C)
+            test_p, dev_p, secs = probe(encoder, field, sets, args.C)
             name = f"frozen {enc_name}, {field}"
             rows.append((name, auc(test_p, sets.test), auc(dev_p, sets.dev), f"{secs:.0f}"))
             if base is not None:
