@@ -203,7 +203,7 @@ def worst_family(main_rule: Rule, t: float, unseen: Scored) -> str:
 def diagnostics(base: Rule, t: float, main: Scored, pools: list[tuple[CleanPool, Scored]],
                 evals: list[Scored]) -> dict[str, Any]:
     """Does novelty mark the baseline's misses, and how novel is each pool? (Printed and saved.)"""
-    from sklearn.metrics import roc_auc_score
+    from nines.evaluate.prose_eval import roc_auc
 
     out: dict[str, Any] = {"median_novelty": {}, "miss_vs_safe_auc": {}}
     for s in [main] + [p for _, p in pools] + evals:
@@ -213,9 +213,9 @@ def diagnostics(base: Rule, t: float, main: Scored, pools: list[tuple[CleanPool,
         miss, safe = y & ~base(e.score, e.novelty, t), ~y
         if miss.any() and safe.any():
             # ROC AUC of novelty for "a miss" against "a safe sample": 0.5 means novelty cannot tell them apart.
-            out["miss_vs_safe_auc"][e.name] = {
-                k: float(roc_auc_score(np.r_[np.ones(miss.sum()), np.zeros(safe.sum())], np.r_[v[miss], v[safe]]))
-                for k, v in e.novelty.items()}
+            is_miss = np.r_[np.ones(miss.sum(), dtype=bool), np.zeros(safe.sum(), dtype=bool)]
+            out["miss_vs_safe_auc"][e.name] = {k: roc_auc(np.r_[v[miss], v[safe]], is_miss)
+                                               for k, v in e.novelty.items()}
     print("median novelty:", json.dumps(out["median_novelty"]))
     print("novelty ROC AUC, baseline misses against safe samples:", json.dumps(out["miss_vs_safe_auc"]))
     return out
