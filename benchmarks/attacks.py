@@ -216,10 +216,10 @@ def run_ours(args: argparse.Namespace, clf: Any, world: Any, states: list[Any], 
             if sources is None:
                 names = [s.strip() for s in args.token_candidates.split(",") if s.strip()]
                 sources = candidate_sources(clf, names)
-            cfg = replace(SearchConfig(), method=search, beam_width=args.beam_width,
-                          queries_per_seed=args.budget)
+            token_cfg = replace(SearchConfig(), method=search, beam_width=args.beam_width,
+                                queries_per_seed=args.budget)
             seeds = [(space.prompt_object(s), c) for s, (_, c) in zip(states, pairs)]  # ids name the scenes
-            report = token_attack(clf, seeds, cfg, sources, oracle=world.oracle(), progress=not args.quiet)
+            report = token_attack(clf, seeds, token_cfg, sources, oracle=world.oracle(), progress=not args.quiet)
             notes = f"word edits, {args.token_candidates} candidates, gradient saliency"
         else:
             raise SystemExit(f"unknown method {method!r}: use world-greedy/beam/random or token-greedy/beam")

@@ -76,9 +76,10 @@ def _tiny_classifier(tmp: Path, upstream_url: str, accept: float, max_tokens: in
     import torch
 
     torch.manual_seed(0)
-    model = BertForSequenceClassification(BertConfig(
-        vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=256, num_labels=1))
+    config = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=256)
+    config.num_labels = 1  # set after construction: BertConfig's typed signature does not list it
+    model = BertForSequenceClassification(config)
     clf = EncoderClassifier(model, tok, ClassifierMeta(), device="cpu")
     k = max(20, 120 // len(PROMPTS))
     body = httpx.post(f"{upstream_url}/completions", timeout=300, json={
@@ -92,7 +93,7 @@ def _tiny_classifier(tmp: Path, upstream_url: str, accept: float, max_tokens: in
 async def _client(http: httpx.AsyncClient, url: str, k: int, n_requests: int, max_tokens: int,
                   out: list[tuple[float, int, dict[str, Any] | None, str]]) -> None:
     for i in range(n_requests):
-        payload = {"prompt": PROMPTS[(k + i) % len(PROMPTS)], "max_tokens": max_tokens}
+        payload: dict[str, Any] = {"prompt": PROMPTS[(k + i) % len(PROMPTS)], "max_tokens": max_tokens}
         t0 = time.perf_counter()
         r = await http.post(f"{url}/completions", json=payload)
         body = r.json() if r.status_code == 200 else None

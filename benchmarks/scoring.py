@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,7 +40,7 @@ def _pairs(n: int) -> tuple[list[str], list[str]]:
     return prompts[:n], completions[:n]
 
 
-def _timed(name: str, fn, n: int) -> Row:  # type: ignore[no-untyped-def]
+def _timed(name: str, fn: Callable[[], np.ndarray], n: int) -> Row:
     t = time.perf_counter()
     z = fn()
     return Row(name, n, time.perf_counter() - t, z)

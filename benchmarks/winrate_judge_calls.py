@@ -47,7 +47,7 @@ def main() -> None:
     print(f"{'design':<8} {'judge calls':>11} {'prompts':>8} {'estimate':>9} {'half-width':>10} {'time s':>7}")
     for design, r, dt in rows:
         print(f"{design:<8} {r.judge_calls:>11,} {r.n_prompts:>8,} {r.estimate:>9.4f} {r.half_width:>10.4f} {dt:>7.1f}")
-    ratio = rows[0][1].judge_calls / max(1, rows[1][1].judge_calls or 1)
+    ratio = (rows[0][1].judge_calls or 0) / max(1, rows[1][1].judge_calls or 1)
     print(f"the coupled design needs {ratio:.1f}x fewer judge calls for the same interval width")
 
 
