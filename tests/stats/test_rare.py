@@ -65,7 +65,8 @@ def test_importance_sampling_unbiased_and_covers(target: str) -> None:
     for r in range(REPS):
         smp = importance_sample(s, T, 1200, target_weights=p, seed=r)
         ests.append(importance_estimate(y[smp.indices], smp))
-    check(f"importance/{target}", ests, truth)
+    # Up to 0.99: the upper end is at least the Korn-Graubard bound, deliberately wider than the normal one.
+    check(f"importance/{target}", ests, truth, hi=0.99)
     if target == "per_prompt":
         return
     # Concentrating near the threshold must beat labelling accepted items uniformly at the same budget.
@@ -82,7 +83,25 @@ def test_stratified_unbiased_and_covers(allocation: str) -> None:
     for r in range(REPS):
         smp = stratified_sample(s, T, [0.3, 0.5, 0.6, 0.65], 1200, allocation=allocation, seed=r)  # type: ignore[arg-type]
         ests.append(stratified_estimate(y[smp.indices], smp))
-    check(f"stratified/{allocation}", ests, truth)
+    check(f"stratified/{allocation}", ests, truth, hi=0.99)  # Korn-Graubard floor on the upper end, as above
+
+
+@pytest.mark.parametrize("design", ["importance", "stratified"])
+def test_upper_end_holds_with_tens_of_failures(design: str) -> None:
+    """With 10-16 labelled failures the normal upper end alone held in only 92-93% of runs (measured),
+    against the 97.5% a two-sided 95% interval promises on each side; with the Korn-Graubard floor it
+    must hold in at least 95% (measured 0.963 and 0.981)."""
+    s, y, _, _, _ = pool()
+    truth = float(y[s <= T].mean())
+    if design == "importance":
+        p = filtered_target_weights(s <= T)
+        ests = [importance_estimate(y[m.indices], m)
+                for m in (importance_sample(s, T, 400, target_weights=p, seed=r) for r in range(REPS))]
+    else:
+        ests = [stratified_estimate(y[m.indices], m)
+                for m in (stratified_sample(s, T, [0.3, 0.5, 0.6, 0.65], 400, seed=r) for r in range(REPS))]
+    assert 8 <= np.mean([e.n_failures for e in ests]) <= 20  # the regime this test is about
+    assert np.mean([truth <= e.upper for e in ests]) >= 0.95
 
 
 def test_stratified_per_prompt_target() -> None:
@@ -91,7 +110,7 @@ def test_stratified_per_prompt_target() -> None:
     truth = float(p @ y)
     ests = [stratified_estimate(y[m.indices], m) for m in
             (stratified_sample(s, T, [0.3, 0.5, 0.6, 0.65], 1500, target_weights=p, seed=r) for r in range(REPS))]
-    check("stratified/per_prompt", ests, truth)
+    check("stratified/per_prompt", ests, truth, hi=0.99)
 
 
 def test_zero_failures_give_conservative_upper_bound() -> None:

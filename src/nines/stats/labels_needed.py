@@ -190,7 +190,7 @@ def design_verdict(failures: int, labels: int, upper: float, conservative_upper:
     Args:
         failures: labelled failures.
         labels: labels used.
-        upper: the normal interval's upper end.
+        upper: the estimate's upper end (the normal one, floored at the Korn-Graubard bound).
         conservative_upper: the design's conservative bound.
         zero_bound: m -> the design's zero-failure bound with m labels (non-increasing in m).
         target: the upper bound to show.

@@ -26,6 +26,7 @@ from scipy.stats import norm
 from scipy.stats import t as student_t
 
 from nines.stats.binomial import clopper_pearson
+from nines.stats.labels_needed import korn_graubard_upper
 from nines.stats.reweight import check_threshold
 
 Proposal = Literal["near_threshold", "score", "uniform"]
@@ -68,6 +69,19 @@ def _z(confidence: float) -> float:
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), e.g. 0.95; got {confidence}")
     return float(norm.ppf(1 - (1 - confidence) / 2))
+
+
+def _upper(normal_upper: float, estimate: float, se: float, confidence: float) -> float:
+    """The larger of the normal interval's upper end and the Korn-Graubard bound (capped at 1).
+
+    Why: with tens of labelled failures and skewed weights the normal upper end is too low (measured
+    on the test pool: one-sided coverage 0.92 at 16 failures for importance sampling and 0.93 at 10 for
+    stratified, against the 0.975 a two-sided 95% interval promises), while the Clopper-Pearson bound at
+    the design's effective sample size p(1-p)/se^2 stays near nominal (0.96 and 0.99).
+    """
+    if not se > 0:
+        return min(1.0, normal_upper)
+    return min(1.0, max(normal_upper, korn_graubard_upper(estimate, se, math.inf, confidence)))
 
 
 def _scores(scores: Any) -> np.ndarray:
@@ -228,7 +242,9 @@ def importance_estimate(labels: Any, sample: ImportanceSample, confidence: float
     draws are iid Bernoulli(P_q(y=1)), so F_pool <= W * CP_upper(k, n) with Clopper-Pearson at the same
     (two-sided) confidence. It holds without normal approximations but can be loose by the factor
     W / (typical weight). When no failure is labelled (k = 0) the normal interval is [0, 0], so the
-    reported ``upper`` is this bound, W * (1 - (alpha/2)^(1/n)).
+    reported ``upper`` is this bound, W * (1 - (alpha/2)^(1/n)). Otherwise ``upper`` is the larger of
+    F̂ + t se and the Korn-Graubard bound (Clopper-Pearson at the effective size F̂(1-F̂)/se^2), since
+    the normal upper end alone under-covers with tens of failures.
     """
     _z(confidence)
     n = len(sample.indices)
@@ -239,7 +255,7 @@ def importance_estimate(labels: Any, sample: ImportanceSample, confidence: float
     tq = float(student_t.ppf(1 - (1 - confidence) / 2, max(n - 1, 1)))
     k = int(y.sum())
     cons = min(1.0, sample.max_weight * clopper_pearson(k, n, confidence).upper)
-    upper = cons if k == 0 else min(1.0, est + tq * se)
+    upper = cons if k == 0 else _upper(est + tq * se, est, se, confidence)
     return RareEstimate(est, se, max(0.0, est - tq * se), upper, cons, confidence, "importance", n, k,
                         sample.max_weight)
 

@@ -14,7 +14,14 @@ from typing import Any, Literal
 import numpy as np
 
 from nines.stats.binomial import clopper_pearson
-from nines.stats.rare import RareEstimate, _labels, _scores, _target, _z  # package-private shared checks
+from nines.stats.rare import (  # package-private shared checks
+    RareEstimate,
+    _labels,
+    _scores,
+    _target,
+    _upper,
+    _z,
+)
 from nines.stats.reweight import check_threshold
 
 Allocation = Literal["neyman", "proportional"]
@@ -139,7 +146,8 @@ def stratified_estimate(labels: Any, sample: StratifiedSample, confidence: float
     optimistic there. ``conservative_upper`` instead combines per-stratum Clopper-Pearson upper bounds at
     level 1 - alpha/H each (Bonferroni, so they hold simultaneously): F <= sum_h W_h CP_upper(k_h, n_h)
     (for the uniform target; with unequal p_i, W_h is replaced by N_h max_{i in h} p_i).
-    When no failure is labelled at all, ``upper`` is that conservative bound.
+    When no failure is labelled at all, ``upper`` is that conservative bound; otherwise it is the larger
+    of F̂ + z se and the Korn-Graubard bound (see :func:`nines.stats.rare.importance_estimate`).
     """
     z = _z(confidence)
     n = len(sample.indices)
@@ -164,7 +172,7 @@ def stratified_estimate(labels: Any, sample: StratifiedSample, confidence: float
     cons = float(sum(wb * (clopper_pearson(int(k), int(m), conf_h).upper if m > 0 else 1.0)
                      for wb, k, m in zip(w_bound, k_h, nh) if wb > 0))
     k = int(y.sum())
-    upper = min(1.0, cons) if k == 0 else min(1.0, est + z * se)
+    upper = min(1.0, cons) if k == 0 else _upper(est + z * se, est, se, confidence)
     max_w = float(np.max(np.where(nh > 0, W / np.maximum(nh, 1), 0.0)))
     return RareEstimate(est, se, max(0.0, est - z * se), upper, min(1.0, cons), confidence, "stratified", n, k,
                         max_w)
