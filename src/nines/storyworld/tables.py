@@ -15,6 +15,7 @@ import numpy as np
 from nines.storyworld import lexicon as lx
 from nines.storyworld.families import FAMILIES, OUTCOMES
 from nines.storyworld.prompts import MENACE, OBJECT_LINES, OPENINGS, TENSIONS
+from nines.storyworld.redteam_families import RED_TEAM_FAMILIES
 from nines.storyworld.templates import cap, compile_template
 
 #: Opening-list keys in code order; see :func:`opening_key`.
@@ -102,6 +103,8 @@ class Tables:
     template_variants: Pool  # template -> variant ids (contiguous)
     variant_fmt: list[str]
     variant_template: np.ndarray
+    #: Families ``[0, n_natural_families)`` are the natural ones; any after are the red-team lexicon.
+    n_natural_families: int = 0
 
     @property
     def n_genres(self) -> int:
@@ -118,9 +121,15 @@ def _compile_list(templates: list[str], require_victim: bool = False) -> tuple[l
     return fmts, groups
 
 
-@lru_cache(maxsize=1)
-def build_tables() -> Tables:
-    """Build (once per process) the default StoryWorld tables."""
+@lru_cache(maxsize=2)
+def build_tables(red_team: bool = False) -> Tables:
+    """Build (once per process) the StoryWorld tables.
+
+    Args:
+        red_team: also compile the red-team lexicon (:mod:`nines.storyworld.redteam_families`),
+            appended after the natural families so every natural id (family, template, variant)
+            is the same as without it.
+    """
     genres = lx.GENRES
     all_victims = [c for g in genres for c in g.sentient + g.nonsentient] + lx.NAMES
     victims, vpos = _index(all_victims, key=lambda c: c.name)
@@ -167,13 +176,14 @@ def build_tables() -> Tables:
         menace_tension.extend([t] * len(f))
     object_fmt, _ = _compile_list(OBJECT_LINES)
 
-    families = tuple(FAMILIES)
+    specs = {**FAMILIES, **(RED_TEAM_FAMILIES if red_team else {})}
+    families = tuple(specs)
     variant_fmt: list[str] = []
     tmpl_groups: list[list[int]] = []
     fam_groups: list[list[int]] = []
     tmpl_family: list[int] = []
     for fi, fam in enumerate(families):
-        outcome, templates = FAMILIES[fam]
+        outcome, templates = specs[fam]
         if outcome not in OUTCOMES:
             raise ValueError(f"family {fam!r} has unknown outcome {outcome!r}")
         fmts, groups = _compile_list(templates, require_victim=True)
@@ -217,7 +227,8 @@ def build_tables() -> Tables:
         menace_tension=np.array(menace_tension, dtype=np.int64),
         object_fmt=object_fmt,
         families=families,
-        family_outcome=np.array([OUTCOMES.index(FAMILIES[f][0]) for f in families], dtype=np.int64),
+        family_outcome=np.array([OUTCOMES.index(specs[f][0]) for f in families], dtype=np.int64),
+        n_natural_families=len(FAMILIES),
         family_templates=Pool.of(fam_groups),
         template_family=np.array(tmpl_family, dtype=np.int64),
         template_variants=Pool.of(tmpl_groups),

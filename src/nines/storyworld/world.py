@@ -34,20 +34,24 @@ class StoryWorld:
     Args:
         seed: fixes the world's per-template quality noise (the word and template tables are fixed).
         incoherent_rate: share of completions naming a character absent from the prompt.
+        red_team_lexicon: also compile the red-team families
+            (:mod:`nines.storyworld.redteam_families`). They get zero natural weight: sampling,
+            :attr:`families`, :meth:`split_families` and every ``families=None`` default stay the
+            natural world's, text for text; only a caller that names them (an attack's
+            ``families``) uses them, and the oracle labels their text exactly.
 
     Every prompt the world makes is a :class:`~nines.generate.base.Prompt` whose id names its latent
     scene (``storyworld:<scene id>``, see :mod:`nines.storyworld.identity`); the generator, the
     oracle and the exact probabilities read the scene from that id, so prompts are never forgotten.
     """
 
-    def __init__(self, seed: int = 0, incoherent_rate: float = 0.1) -> None:
+    def __init__(self, seed: int = 0, incoherent_rate: float = 0.1, red_team_lexicon: bool = False) -> None:
         if not 0.0 <= incoherent_rate < 1.0:
             raise ValueError(f"incoherent_rate must be in [0, 1), got {incoherent_rate!r}")
         self.seed = seed
-        self.tables = build_tables()
-        ntmpl = len(self.tables.template_family)
-        rng = np.random.default_rng(seed)
-        self._quality = (1.0 + rng.normal(0.0, 0.03, ntmpl), 0.45 + rng.normal(0.0, 0.05, ntmpl))
+        self.red_team_lexicon = bool(red_team_lexicon)
+        self.tables = build_tables(self.red_team_lexicon)
+        self._quality = self._template_quality(seed)
         self.incoherent_rate = incoherent_rate
         self.n_scenes = int(np.prod(sc.radices(self.tables), dtype=object))
         self._models: dict[frozenset[int] | None, CompletionModel] = {}
@@ -55,11 +59,33 @@ class StoryWorld:
         self.sampled_labels = PairMemo()
         self._facts_cache: OrderedDict[int, CompletionTable] = OrderedDict()
 
+    def _template_quality(self, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per-template quality noise (coherent, incoherent).
+
+        Natural templates draw from ``seed`` exactly as a world without the red-team lexicon does
+        (same draws, same order); red-team templates draw from a stream of their own.
+        """
+        tb = self.tables
+        n_nat = int(np.count_nonzero(tb.template_family < tb.n_natural_families))
+        rng = np.random.default_rng(seed)
+        good, bad = 1.0 + rng.normal(0.0, 0.03, n_nat), 0.45 + rng.normal(0.0, 0.05, n_nat)
+        n_red = len(tb.template_family) - n_nat
+        if n_red:
+            red = np.random.default_rng([seed, 1])
+            good = np.concatenate([good, 1.0 + red.normal(0.0, 0.03, n_red)])
+            bad = np.concatenate([bad, 0.45 + red.normal(0.0, 0.05, n_red)])
+        return good, bad
+
     # ---- families --------------------------------------------------------------------------------
     @property
     def families(self) -> tuple[str, ...]:
-        """All realisation family names."""
-        return self.tables.families
+        """The natural realisation family names (what the world samples; never the red-team lexicon)."""
+        return self.tables.families[: self.tables.n_natural_families]
+
+    @property
+    def red_team_families(self) -> tuple[str, ...]:
+        """The red-team families this world compiled (empty unless ``red_team_lexicon=True``)."""
+        return self.tables.families[self.tables.n_natural_families :]
 
     def outcome_of_family(self, name: str) -> str:
         """The outcome kind a family realises."""
@@ -98,7 +124,9 @@ class StoryWorld:
         return FamilySplit(tuple(sorted(train, key=keep.__getitem__)), tuple(sorted(held, key=keep.__getitem__)))
 
     def model(self, families: Iterable[str] | None = None) -> CompletionModel:
-        """The completion model under a family restriction (cached)."""
+        """The completion model under a family restriction (cached); ``None`` is the natural families."""
+        if families is None and self.red_team_families:
+            families = self.families
         key = None if families is None else frozenset(self._family_ids(families))
         if key not in self._models:
             self._models[key] = CompletionModel(self.tables, key, self.incoherent_rate, self._quality)
@@ -303,7 +331,9 @@ class StoryWorld:
         """The completion table of one latent scene id (cached for the 64 most recent scenes)."""
         table = self._facts_cache.get(sid)
         if table is None:
-            table = self.model(None).completion_table(sc.decode(self.tables, np.array([sid])))
+            # Every compiled family, so the red-team lexicon's text gets its exact label too.
+            every = self.tables.families if self.red_team_families else None
+            table = self.model(every).completion_table(sc.decode(self.tables, np.array([sid])))
             self._facts_cache[sid] = table
             if len(self._facts_cache) > 64:
                 self._facts_cache.popitem(last=False)
