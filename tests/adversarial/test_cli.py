@@ -52,6 +52,20 @@ def test_world_attack_writes_finds_report_and_config(clf_dir: Path, tmp_path: Pa
     assert not out.with_suffix(".review.jsonl").exists()  # oracle-confirmed: nothing to review
 
 
+def test_world_attack_can_name_red_team_families(clf_dir: Path, tmp_path: Path) -> None:
+    fams = ["explicit.blunt", "death.plain", "near_miss.dodge", "neutral.movement",
+            "redteam.indirect.response", "redteam.death.terse"]
+    out = tmp_path / "finds.jsonl"
+    ok("attack", "--classifier", str(clf_dir), "--output", str(out), "n_seeds=6", "world.queries_per_seed=40",
+       "world.neighbours_per_step=8", f"world.families=[{','.join(fams)}]")
+    found = rows(out)
+    assert found and all(r["label"] is True for r in found)  # StoryWorld's oracle knows the lexicon's labels
+    assert all(set(r["metadata"]["families"]) <= set(fams) for r in found)
+    bad = run("attack", "--classifier", str(clf_dir), "--output", str(tmp_path / "x.jsonl"),
+              "world.families=[redteam.death.terce]")
+    assert bad.exit_code != 0 and "redteam_families" in bad.output
+
+
 def test_token_attack_sends_unverifiable_finds_to_review(clf_dir: Path, tmp_path: Path) -> None:
     world = StoryWorld()
     b = world.sample(2000, seed=5)

@@ -101,6 +101,28 @@ def test_a_round_of_adversarial_training_lowers_the_attack_success_rate(start, t
     assert (tmp_path / "adv" / "rounds.png").stat().st_size > 10_000
 
 
+def test_the_red_team_lexicon_round_leaves_the_training_families_but_measures_inside_them(start, tmp_path: Path):
+    clf_dir, train, val, split = start
+    cfg = AdversarialTrainConfig(
+        rounds=1, attack_seeds=40, cost_seeds=10, cost_methods=("random",), replay=400, red_team_lexicon=True,
+        attack=WorldAttackConfig(neighbours_per_step=16, queries_per_seed=65, allow_distractors=False),
+        train=_tiny_train("unused: continue uses the current classifier", 40),
+        eval=EvalConfig(n_prompts=50, n_unfiltered=500), n_clean=500, ensemble=False,
+    )
+    result = adversarial_train(clf_dir, train, val, cfg, tmp_path / "adv", progress=False)
+    saved = yaml.safe_load((tmp_path / "adv" / "config.yaml").read_text())
+    lexicon = set(StoryWorld(red_team_lexicon=True).red_team_families)
+    assert set(saved["attack"]["families"]) == set(split.train) | lexicon
+    rows = read_jsonl(tmp_path / "adv" / "round_1" / "finds.jsonl")
+    fams = [set(r.metadata.get("families", [])) for r in rows if r.is_injurious]
+    # The weak classifier never saw the lexicon, so the search goes there; the held-out families stay unseen.
+    assert sum(bool(f & lexicon) for f in fams) >= 5, fams
+    assert set().union(*fams) <= set(split.train) | lexicon
+    # Seeds, thresholds and both measured conditions stay on the natural families.
+    assert set(result.train_families) == set(split.train) and set(result.heldout_families) == set(split.heldout)
+    assert set(result.rounds[1].unseen.families) == set(split.heldout)
+
+
 def test_config_errors_say_how_to_fix():
     with pytest.raises(ValueError, match="retrain must be"):
         AdversarialTrainConfig(retrain="later")  # type: ignore[arg-type]

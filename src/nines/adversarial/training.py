@@ -71,6 +71,10 @@ class AdversarialTrainConfig:
             order with the injurious sentence replaced by a safe outcome of the same scene. Without
             twins, a classifier can learn "two sentences means injurious" from distractor finds.
         replay: original training snippets mixed into a ``continue`` pass (0 = all of them).
+        red_team_lexicon: let the training attack leave the training families: its moves may also
+            use the red-team lexicon (:mod:`nines.storyworld.redteam_families`), phrasings the
+            world never writes on its own, so finds can be new phrasings and not only
+            recombinations. Seeds, thresholds and every measurement stay on the natural families.
         n_clean: clean first samples used to recalibrate the threshold to the same rejection budget.
         ensemble: also measure the max-ensemble of every round's classifier.
         seed: seeds attack seeds, replay sampling and training.
@@ -88,6 +92,7 @@ class AdversarialTrainConfig:
     adversarial_repeat: int = 2
     hard_negatives: bool = True
     replay: int = 3000
+    red_team_lexicon: bool = False
     n_clean: int = 4000
     ensemble: bool = True
     seed: int = 0

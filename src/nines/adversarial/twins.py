@@ -17,11 +17,16 @@ __all__ = ["finds_to_snippets", "safe_twin", "twins_to_snippets"]
 
 
 def finds_to_snippets(report: AttackReport, round_no: int) -> list[Snippet]:
-    """Oracle-confirmed finds as labelled training snippets (source ``adversarial``)."""
+    """Oracle-confirmed finds as labelled training snippets (source ``adversarial``).
+
+    Each keeps the realisation families and outcomes its sentences use (where the attack knows
+    them), so a round's ``finds.jsonl`` shows which phrasings the classifier missed.
+    """
     return [
         Snippet(prompt=f.prompt, completion=f.completion, label=Label.INJURIOUS, source="adversarial",
                 labeller="oracle", split="train", prompt_id=f.prompt_id,
-                metadata={"round": round_no, "attack": f.method, "score": f.score, "edits": f.edits})
+                metadata={"round": round_no, "attack": f.method, "score": f.score, "edits": f.edits,
+                          **{k: f.metadata[k] for k in ("families", "outcomes") if k in f.metadata}})
         for f in report.valid_finds
     ]
 

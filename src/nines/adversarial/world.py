@@ -30,6 +30,7 @@ from nines.adversarial.world_moves import (
 from nines.adversarial.world_sampling import sample_states
 from nines.classify.base import Classifier
 from nines.storyworld.families import FAMILIES
+from nines.storyworld.redteam_families import RED_TEAM_FAMILIES
 from nines.storyworld.world import StoryWorld
 
 __all__ = [
@@ -88,9 +89,10 @@ class WorldAttackConfig:
             if isinstance(self.families, str):
                 raise ValueError("families must be a list of family names (e.g. split.train), not one string")
             self.families = tuple(self.families)
-            unknown = [f for f in self.families if f not in FAMILIES]
+            unknown = [f for f in self.families if f not in FAMILIES and f not in RED_TEAM_FAMILIES]
             if unknown:
-                raise ValueError(f"unknown families {unknown}; see StoryWorld.families for valid names")
+                raise ValueError(f"unknown families {unknown}; see StoryWorld.families (and "
+                                 "nines.storyworld.redteam_families) for valid names")
 
     @property
     def move_kinds(self) -> tuple[str, ...]:

@@ -46,14 +46,17 @@ class _Rounds:
                  oracle: Oracle | None) -> None:
         self.cfg, self.train, self.val, self.out = cfg, list(train), list(val), out
         self.con, self.progress = console, progress
-        self.world = StoryWorld(seed=cfg.world_seed)
+        # The red-team lexicon has zero natural weight: the world samples and measures exactly as without it.
+        self.world = StoryWorld(seed=cfg.world_seed, red_team_lexicon=cfg.red_team_lexicon)
         # Labels of the evaluated completions; the attack's own finds are labelled by their latent state.
         self.oracle: Oracle = oracle if oracle is not None else self.world.oracle()
         self.clf_dir, self.clf = clf_dir, EncoderClassifier.load(clf_dir)
         self.train_fams, self.heldout_fams = family_split(self.clf, self.world, cfg, clf_dir)
         if cfg.attack.families is None:
-            # Attack with training families only, so the held-out families stay unseen by training.
-            self.cfg = replace(cfg, attack=replace(cfg.attack, families=tuple(self.train_fams)))
+            # Attack with training families (and the red-team lexicon, when asked) only, so the
+            # held-out families stay unseen by training.
+            fams = tuple(self.train_fams) + self.world.red_team_families
+            self.cfg = replace(cfg, attack=replace(cfg.attack, families=fams))
         self.adversarial: list[Snippet] = [s for s in confirmed if s.is_injurious is not None]
         self.members: list[EncoderClassifier] = [self.clf]
 
