@@ -5,6 +5,7 @@ Run (in the project venv)::
     .venv/bin/python benchmarks/redteam_lexicon.py data.n_train=1500 data.n_val=500 data.n_clean=2000 \\
         train.epochs=1 --out runs/redteam_lexicon.json
     .venv/bin/python benchmarks/redteam_lexicon.py --classifier runs/redteam_lexicon/model ...   # reuse it
+    ... --in-family-seeds 1000 --lexicon-seeds 1000 --plain-sizes ''   # the dose question (56 min)
 
 Issue 11: three rounds of adversarial training moved the unseen-family failure rate only from 0.82%
 to 0.70%, because the attack's moves never leave the training families. The red-team lexicon
