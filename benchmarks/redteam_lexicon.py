@@ -5,7 +5,7 @@ Run (in the project venv)::
     .venv/bin/python benchmarks/redteam_lexicon.py data.n_train=1500 data.n_val=500 data.n_clean=2000 \\
         train.epochs=1 --out runs/redteam_lexicon.json
     .venv/bin/python benchmarks/redteam_lexicon.py --classifier runs/redteam_lexicon/model ...   # reuse it
-    ... --in-family-seeds 1000 --lexicon-seeds 1000 --plain-sizes ''   # the dose question (56 min)
+    ... --in-family-seeds 1000 --lexicon-seeds 1000 --plain-sizes ''   # the dose question (34 min)
 
 Issue 11: three rounds of adversarial training moved the unseen-family failure rate only from 0.82%
 to 0.70%, because the attack's moves never leave the training families. The red-team lexicon
@@ -53,7 +53,7 @@ from nines.evaluate.storyworld_eval import EvalConfig
 from nines.pipeline.demo import DemoConfig
 from nines.recipes.data import build_run_data, enriched_storyworld
 from nines.storyworld import StoryWorld
-from nines.storyworld.redteam_families import PREFIX
+from nines.storyworld.redteam_families import uses_red_team
 
 
 def load_or_train(path: str, cfg: DemoConfig, data: Any, out: Path) -> Path:
@@ -128,7 +128,7 @@ class Arms:
         acfg = replace(self.acfg, attack_seeds=seeds, attack=replace(self.acfg.attack, families=fams))
         clf = EncoderClassifier.load(self.clf_dir)
         report, finds, twins = attack_round(world, clf, 1, self.train_fams, acfg, progress=False)
-        red = sum(any(str(f).startswith(PREFIX) for f in v.metadata.get("families", ())) for v in report.valid_finds)
+        red = sum(uses_red_team(s.metadata.get("families", ())) for s in finds)
         # Retraining, thresholds and the attack-cost runs use the shipped in-family attack in every arm.
         res, sec = self.finish(name, world, finds + twins, t)
         share = f"{red / max(len(finds), 1):.0%} ({red}/{len(finds)})"

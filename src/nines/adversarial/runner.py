@@ -81,11 +81,10 @@ def run_attack(method: str, clf: Classifier, cfg: AttackConfig, pairs: Sequence[
     if method not in METHODS:
         raise ValueError(f"unknown attack {method!r}; choose one of {', '.join(METHODS)}")
     from nines.storyworld import StoryWorld
-    from nines.storyworld.redteam_families import PREFIX
+    from nines.storyworld.redteam_families import uses_red_team
 
     # Naming a red-team family (world.families=[..., redteam.indirect.response]) compiles the lexicon.
-    lexicon = any(str(f).startswith(PREFIX) for f in cfg.world.families or ())
-    world = StoryWorld(seed=cfg.world_seed, red_team_lexicon=lexicon)
+    world = StoryWorld(seed=cfg.world_seed, red_team_lexicon=uses_red_team(cfg.world.families or ()))
     if method in ("world", "latent"):
         from nines.adversarial.world import latent_redteam, seed_states, world_attack
 

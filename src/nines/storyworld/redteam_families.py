@@ -22,6 +22,8 @@ Same template syntax and slots as the natural families; every template names the
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 #: Prefix of every red-team family name (``redteam.<outcome group>.<register>``).
 PREFIX = "redteam."
 
@@ -131,3 +133,8 @@ RED_TEAM_FAMILIES: dict[str, tuple[str, list[str]]] = {
     ]),
 }
 """Outcome group -> (outcome kind, templates), like :data:`nines.storyworld.families.FAMILIES`."""
+
+
+def uses_red_team(families: Iterable[str]) -> bool:
+    """Whether any of ``families`` (realisation family names) is in the red-team lexicon."""
+    return any(f in RED_TEAM_FAMILIES for f in families)

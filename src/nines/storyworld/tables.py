@@ -104,7 +104,7 @@ class Tables:
     variant_fmt: list[str]
     variant_template: np.ndarray
     #: Families ``[0, n_natural_families)`` are the natural ones; any after are the red-team lexicon.
-    n_natural_families: int = 0
+    n_natural_families: int
 
     @property
     def n_genres(self) -> int:
