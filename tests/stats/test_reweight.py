@@ -188,3 +188,30 @@ def test_zero_failure_bound_covers_a_small_true_rate() -> None:
         covered += r.lower <= 0.002 <= r.upper
     # Without the bound every zero-failure run (about 55% of them) would miss the truth.
     assert covered / 2000 >= 0.9
+
+
+@pytest.mark.parametrize(("n_prompts", "per_prompt"), [(200, 1), (400, 1), (100, 4)])
+def test_upper_end_holds_with_a_handful_of_failures(n_prompts: int, per_prompt: int) -> None:
+    """3-15 accepted failures: the normal upper end alone held in only 85-90% of runs here (measured),
+    against the 97.5% a two-sided 95% interval promises on each side. With the Korn-Graubard floor it
+    must hold in at least 95% (measured 0.96-0.98)."""
+    truth = scenario().failure_rate(T)
+    y, a, pa = draw(REPS, n_prompts, per_prompt, seed=21)
+    ids = np.repeat(np.arange(n_prompts), per_prompt)
+    ests = [filtered_failure_rate(y[r], a[r], pa[r], prompt_ids=ids) for r in range(REPS)]
+    assert 2 <= np.mean([e.n_failures for e in ests]) <= 15  # the regime this test is about
+    assert np.mean([truth <= e.upper for e in ests]) >= 0.95
+    # Conservative, not vacuous: the typical upper end stays within 3x the truth.
+    assert np.median([e.upper for e in ests]) < 3 * truth
+
+
+def test_upper_end_is_exactly_clopper_pearson_with_equal_weights() -> None:
+    """With P(a|x) = 1 for every prompt the reweighted estimate is a plain binomial proportion, and the
+    floored upper end is its Clopper-Pearson bound (at n - 1 rows: the delta variance divides by n - 1)."""
+    from nines.stats.binomial import clopper_pearson
+
+    n, k = 500, 4
+    labels = np.arange(n) < k
+    r = filtered_failure_rate(labels, np.ones(n, bool), np.ones(n))
+    assert clopper_pearson(k, n).upper < r.upper < clopper_pearson(k, n - 1).upper
+    assert r.upper > r.estimate + 1.96 * r.se  # wider than the normal interval's upper end

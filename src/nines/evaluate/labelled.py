@@ -40,8 +40,8 @@ class LabelsConfig:
         target: the failure-rate upper bound to show (e.g. 0.01); figures the labels cannot carry say
             how many more labels would show it.
         min_effective: effective sample size under which no normal interval is reported.
-        min_failures: labelled failures under which the upper end is a Clopper-Pearson-type bound
-            (reweighted: Korn-Graubard at the effective sample size; plans: the conservative bound).
+        min_failures: labelled failures under which a plan's figure is its conservative bound (the
+            reweighted estimate's upper end is at least the Korn-Graubard bound at any count).
         understanding_continuations: continuations the generator writes per accepted labelled failure.
         understanding_threshold: share of continuations judged failures at which a failure is egregious.
         seed: seeds the generator's extra samples and continuations.
