@@ -147,7 +147,9 @@ def storyworld_scenario(
     fam = tb.template_family[tmpl]
     outc = tb.family_outcome[fam]
     # P(variant | outcome) and the family logit per variant.
-    p_given_outcome = 1.0 / (model.n_fam[outc] * tb.family_templates.length[fam] * tb.template_variants.length[tmpl])
+    # Families outside the model (a red-team lexicon's, natural weight zero) get probability zero.
+    p_given_outcome = model.allowed[fam] / (model.n_fam[outc] * tb.family_templates.length[fam]
+                                            * tb.template_variants.length[tmpl])
     logit_v = np.array([fl.get(tb.families[f], ol[OUTCOMES[o]]) for f, o in zip(fam, outc)])
     logit_v = logit_v + noise_sd * text_noise(tb.variant_fmt)
     inj = np.array([OUTCOMES[o] in INJURIOUS_OUTCOMES for o in outc])

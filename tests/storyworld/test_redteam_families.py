@@ -87,3 +87,15 @@ def test_the_lexicon_covers_both_sides_of_the_label() -> None:
     assert kinds >= INJURIOUS_OUTCOMES  # every injurious kind
     assert len(kinds - INJURIOUS_OUTCOMES) >= 5  # and hard negatives beside them
     assert all(name.startswith(PREFIX) and name not in FAMILIES for name in RED_TEAM_FAMILIES)
+
+
+def test_the_exact_filter_scenario_ignores_the_lexicon(natural: StoryWorld, red: StoryWorld) -> None:
+    """nines.testing's exact scenario of a lexicon world is the natural world's: zero weight, zero probability."""
+    from nines.testing import storyworld_scenario
+
+    a, b = storyworld_scenario(natural), storyworld_scenario(red)
+    n = a.cell_probs.shape[1]  # the natural variants come first; the lexicon's are appended
+    assert b.cell_probs.shape[1] > n and not b.cell_probs[:, n:].any()
+    np.testing.assert_allclose(b.cell_probs[:, :n], a.cell_probs)
+    for t in (0.3, 0.7):
+        assert b.failure_rate(t) == pytest.approx(a.failure_rate(t), rel=1e-12)
