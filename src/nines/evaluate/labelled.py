@@ -193,7 +193,8 @@ def reliability_from_labels(rows: Sequence[LabelledRow], clf: Classifier, genera
         unfiltered=clopper_pearson(int(y.sum()), len(rows), cfg.confidence).to_dict(),
         samples_per_prompt=float(per_prompt.mean()),
         acceptance_from="generator" if generator is not None else "labelled rows only",
-        method=f"reweighted ratio, delta method clustered by prompt id, {cfg.confidence:.0%}",
+        method=(f"reweighted ratio, delta method clustered by prompt id, {cfg.confidence:.0%}; "
+                "upper end at least the Korn-Graubard bound"),
         thresholds=thresholds.tolist(), estimate=curve.estimate.tolist(), lower=curve.lower.tolist(),
         upper=curve.upper.tolist(), acceptance=curve.acceptance.tolist(), threshold=thr,
         at_threshold=at.to_dict(), pooled_at_threshold=pooled, verdict=v, notes=notes)
