@@ -23,6 +23,7 @@ message when it is absent).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -77,11 +78,11 @@ def lm_embed(lm: tuple[Any, Any], rows: Sequence[Snippet], with_prompt: bool, la
             batch = rows[i:i + batch_size]
             heads = [f"{s.prompt} " if with_prompt else "" for s in batch]
             enc = tok([h + s.completion for h, s in zip(heads, batch)], padding=True, truncation=True,
-                      max_length=320, return_tensors="pt")
-            # Pool only the completion's positions: the head's tokens are masked out of the mean.
-            start = [len(tok(h)["input_ids"]) if h else 0 for h in heads]
-            pos = torch.arange(enc["input_ids"].shape[1])[None, :]  # (1, T)
-            keep = enc["attention_mask"].bool() & (pos >= torch.tensor(start)[:, None])  # (B, T)
+                      max_length=320, return_tensors="pt", return_offsets_mapping=True)
+            # Pool only the completion's tokens: those ending past the head's characters. (Counting the
+            # head's tokens on their own would be off by one: its trailing space joins the next word.)
+            ends = enc.pop("offset_mapping")[..., 1]  # (B, T) character end of each token
+            keep = enc["attention_mask"].bool() & (ends > torch.tensor([len(h) for h in heads])[:, None])
             hs = model(**enc, output_hidden_states=True).hidden_states  # n_layers+1 of (B, T, H)
             m = keep.unsqueeze(-1).float()  # (B, T, 1)
             for k in layers:
@@ -145,6 +146,8 @@ def cv_choose_c(x: np.ndarray, y: np.ndarray, groups: Sequence[str], standardise
 
 
 CS = (0.001, 0.01, 0.1, 1.0, 10.0, 100.0)
+#: Bump when :func:`lm_embed` changes what it computes, so older caches are not read.
+FEATURES_VERSION = 2
 
 
 def chosen_c(est: Any) -> float:
@@ -152,20 +155,35 @@ def chosen_c(est: Any) -> float:
     return float((est.steps[-1][1] if hasattr(est, "steps") else est).C)
 
 
+def texts_key(sets: Sets, with_prompt: bool) -> str:
+    """A digest of exactly the texts embedded, so a cache of an older corpus is never reused."""
+    h = hashlib.sha256(f"{FEATURES_VERSION}|{with_prompt}".encode())
+    for rows in (sets.train, sets.test, sets.dev):
+        for s in rows:
+            h.update(f"\x1e{s.prompt}\x1f{s.completion}".encode())
+    return h.hexdigest()
+
+
 def cached_embeddings(lm: Any, sets: Sets, with_prompt: bool, layers: Sequence[int],
-                      cache: Path | None) -> list[dict[int, np.ndarray]]:
-    """Hidden-state features of the three sets, read from ``cache`` when it holds these layers."""
+                      cache: Path | None) -> tuple[list[dict[int, np.ndarray]], str]:
+    """Hidden-state features of the three sets and the seconds their embedding took (cached or not).
+
+    The cache is used only when it holds these layers for these very texts.
+    """
+    key = texts_key(sets, with_prompt)
     path = None if cache is None else cache / f"smollm2_{'pair' if with_prompt else 'completion'}.npz"
     if path is not None and path.exists():
         z = np.load(path)
-        if all(f"{i}_{k}" in z for i in range(3) for k in layers):
-            return [{k: z[f"{i}_{k}"] for k in layers} for i in range(3)]
+        if "key" in z and str(z["key"]) == key and all(f"{i}_{k}" in z for i in range(3) for k in layers):
+            return [{k: z[f"{i}_{k}"] for k in layers} for i in range(3)], f"{float(z['seconds']):.0f} (cached)"
+    t = time.time()
     x = [lm_embed(lm, r, with_prompt, layers) for r in (sets.train, sets.test, sets.dev)]
+    secs = time.time() - t
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         arrays: dict[str, Any] = {f"{i}_{k}": x[i][k] for i in range(3) for k in layers}
-        np.savez(path, **arrays)
-    return x
+        np.savez(path, key=np.array(key), seconds=np.array(secs), **arrays)
+    return x, f"{secs:.0f}"
 
 
 def baselines(sets: Sets, classifier: str, c: float) -> list[tuple[str, float, float, str]]:
@@ -208,9 +226,7 @@ def main() -> None:
     lm = load_smollm2()
     layers = [int(x) for x in args.layers.split(",")]
     for with_prompt in (False, True):
-        t = time.time()
-        x = cached_embeddings(lm, sets, with_prompt, layers, Path(args.cache) if args.cache else None)
-        secs = f"{time.time() - t:.0f}"
+        x, secs = cached_embeddings(lm, sets, with_prompt, layers, Path(args.cache) if args.cache else None)
         for k, std in ((k, std) for k in layers for std in (False, True)):
             lr = fit(x[0][k], sets, args.C, standardise=std)
             name = (f"frozen SmolLM2 layer {k}, {'pair (completion pooled)' if with_prompt else 'completion'}"
